@@ -1,0 +1,28 @@
+// Package rpc is the sidecar's wire: Content-Length framing, JSON-RPC
+// dispatch, cancellation, the LSP lifecycle, wire types, and the one place
+// where errors become JSON-RPC codes. It knows the wire, not the issuer.
+package rpc
+
+// service.go: what the server calls.
+
+import (
+	"context"
+
+	"github.com/codex-auth/codex-auth/session"
+)
+
+// Service is the account API the server exposes. *session.Manager
+// implements it; tests use fakes.
+type Service interface {
+	// SetClient reports the editor's clientInfo from initialize (used in
+	// the HTTP user agent).
+	SetClient(name, version string)
+	Status(ctx context.Context, refresh bool) (session.Status, error)
+	LoginAPIKey(ctx context.Context, apiKey string) error
+	StartBrowserLogin(ctx context.Context) (session.BrowserLogin, error)
+	StartDeviceLogin(ctx context.Context) (session.DeviceLogin, error)
+	// CancelLogin reports whether a login with that id was running.
+	CancelLogin(ctx context.Context, loginID string) bool
+	Logout(ctx context.Context) error
+	Token(ctx context.Context, refresh bool) (session.Token, error)
+}

@@ -1,0 +1,152 @@
+// Package session runs sign-in flows, keeps tokens fresh, enforces managed
+// policy and watches the shared credential cache. It knows flows and
+// tokens, not JSON-RPC: package rpc translates its results and errors.
+
+package session
+
+// types.go: the results, events and errors session gives its callers.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Account is what account/read shows: never a secret.
+type Account struct {
+	// Type is "apiKey" or "chatgpt".
+	Type string
+	// APIKeyHint is the masked key (first 8, "***", last 5).
+	APIKeyHint string
+	Email      string
+	PlanType   string
+	// WorkspaceID is the chatgpt_account_id claim.
+	WorkspaceID string
+	// ExpiresAt is the access token's exp; zero when unknown.
+	ExpiresAt time.Time
+}
+
+// Status is the whole answer of account/read.
+type Status struct {
+	// Account is nil when logged out.
+	Account *Account
+	// RequiresOpenAIAuth is true when the configured issuer is OpenAI's.
+	RequiresOpenAIAuth bool
+	// StoreMode, StoreLocation, StoreFallback: where the record lives.
+	StoreMode     string
+	StoreLocation string
+	StoreFallback string
+	// Issuer is set when the issuer is not the default one.
+	Issuer string
+	// Policy in force.
+	Policy Policy
+	// Problem is set when the stored record cannot be used (corrupt,
+	// unsupported mode): a message safe to show.
+	Problem string
+}
+
+// Policy is the managed policy in force.
+type Policy struct {
+	// ForcedLoginMethod: "", "chatgpt" or "api".
+	ForcedLoginMethod string
+	// ForcedWorkspaceIDs: allowed workspaces; empty means any.
+	ForcedWorkspaceIDs []string
+}
+
+// Token is what account/token returns: the only secret-bearing result.
+type Token struct {
+	Type        string // "apiKey" or "chatgpt"
+	APIKey      string
+	AccessToken string
+	ExpiresAt   time.Time
+	AccountID   string
+}
+
+// BrowserLogin is the immediate answer to a browser login start.
+type BrowserLogin struct {
+	LoginID  string
+	AuthURL  string
+	Headless bool
+	// Message is set when headless: points to device code.
+	Message string
+}
+
+// DeviceLogin is the immediate answer to a device-code login start.
+type DeviceLogin struct {
+	LoginID         string
+	VerificationURL string
+	UserCode        string
+	ExpiresAt       time.Time
+}
+
+// Notifications session sends through its Notify hook.
+
+// Updated: the account changed (login, logout, refresh of plan, ...).
+type Updated struct {
+	// AuthMode is "apikey", "chatgpt", or "" when logged out.
+	AuthMode    string
+	PlanType    string
+	Email       string
+	WorkspaceID string
+}
+
+// LoginCompleted ends every login attempt.
+type LoginCompleted struct {
+	LoginID string
+	Success bool
+	// Error is a message safe to show; "" on success.
+	Error string
+}
+
+// Invalidation reasons.
+const (
+	ReasonLoggedOut            = "loggedOut"
+	ReasonAccountChanged       = "accountChanged"
+	ReasonRefreshFailed        = "refreshFailed"
+	ReasonPolicyViolation      = "policyViolation"
+	ReasonCredentialsCorrupted = "credentialsCorrupted"
+)
+
+// SessionInvalidated: the session the editor was using has ended.
+type SessionInvalidated struct {
+	Reason  string
+	Message string
+}
+
+// Sentinel errors; package rpc maps each to its own code.
+var (
+	ErrNotLoggedIn = errors.New("not logged in")
+	// ErrIssuerUnavailable: network error, timeout or 5xx at the issuer.
+	ErrIssuerUnavailable = errors.New("the sign-in server is unavailable")
+	// ErrSessionExpired: the refresh token was rejected; log in again.
+	ErrSessionExpired = errors.New("the session has expired or was revoked; log in again")
+	// ErrUnsupportedRecord: the stored record has a mode we do not handle.
+	ErrUnsupportedRecord = errors.New("the stored credentials use a sign-in method codex-auth does not support")
+	// ErrLoginTypeUnsupported: account/login/start with an unknown type.
+	ErrLoginTypeUnsupported = errors.New("login type not supported")
+	// ErrDeviceCodeDisabled: the issuer answered 404 to the device-code start.
+	ErrDeviceCodeDisabled = errors.New("device code login is not enabled for this workspace or server; use the browser login")
+	// ErrLoginFailed: the login attempt failed (denied, expired, bad state).
+	ErrLoginFailed = errors.New("login failed")
+	// ErrInvalidInput: a parameter is wrong (empty API key, ...).
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// PolicyError: managed policy forbids the login or the stored credentials.
+// Message is Codex's wording.
+type PolicyError struct {
+	Message string
+}
+
+func (e *PolicyError) Error() string { return e.Message }
+
+// InputError names the parameter that is wrong.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Reason) }
+
+// Unwrap makes errors.Is(err, ErrInvalidInput) true.
+func (e *InputError) Unwrap() error { return ErrInvalidInput }

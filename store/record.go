@@ -1,0 +1,370 @@
+// Package store reads and writes the credentials and configuration that
+// codex-auth shares with the Codex CLI: $CODEX_HOME/auth.json, the OS
+// keyring entry, the flock locks around them, and config.toml layers.
+//
+// It knows bytes and places, not OAuth: interpreting tokens beyond reading
+// their claims for display belongs to package session.
+package store
+
+// record.go: the auth record and its exact auth.json encoding.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Auth modes as Codex writes them in auth_mode.
+const (
+	AuthModeAPIKey  = "apikey"
+	AuthModeChatGPT = "chatgpt"
+)
+
+// Record is one auth record, as Codex stores it in auth.json or as the
+// keyring value. Unknown keys (top level and inside tokens) and unknown
+// auth_mode values survive a read-modify-write.
+type Record struct {
+	// AuthMode is auth_mode as stored; "" when the key is absent.
+	AuthMode string
+	// APIKey is OPENAI_API_KEY; nil is JSON null (always written).
+	APIKey *string
+	// Tokens is the tokens object; nil when absent.
+	Tokens *Tokens
+	// LastRefresh is last_refresh; nil when absent.
+	LastRefresh *time.Time
+	// Extra holds unknown top-level keys (agent_identity included) in the
+	// order they were read; they are written after the known ones.
+	Extra []RawField
+}
+
+// Tokens is the tokens object of a ChatGPT record.
+type Tokens struct {
+	IDToken      string
+	AccessToken  string
+	RefreshToken string
+	// AccountID is account_id; nil is JSON null (always written).
+	AccountID *string
+	// Extra holds unknown keys inside tokens.
+	Extra []RawField
+}
+
+// RawField is a key and its undecoded JSON value.
+type RawField struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// EffectiveMode is the mode Codex would use for this record: auth_mode
+// when present, else "apikey" when OPENAI_API_KEY is non-null, else
+// "chatgpt".
+func (r *Record) EffectiveMode() string {
+	if r.AuthMode != "" {
+		return r.AuthMode
+	}
+	if r.APIKey != nil {
+		return AuthModeAPIKey
+	}
+	return AuthModeChatGPT
+}
+
+// Supported reports whether codex-auth handles this record's mode. A record
+// with another mode is reported as such and never rewritten.
+func (r *Record) Supported() bool {
+	switch r.EffectiveMode() {
+	case AuthModeAPIKey:
+		return r.APIKey != nil && *r.APIKey != ""
+	case AuthModeChatGPT:
+		return r.Tokens != nil
+	}
+	return false
+}
+
+// Clone returns a deep copy.
+func (r *Record) Clone() *Record {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	if r.APIKey != nil {
+		k := *r.APIKey
+		c.APIKey = &k
+	}
+	if r.LastRefresh != nil {
+		t := *r.LastRefresh
+		c.LastRefresh = &t
+	}
+	if r.Tokens != nil {
+		t := *r.Tokens
+		if r.Tokens.AccountID != nil {
+			a := *r.Tokens.AccountID
+			t.AccountID = &a
+		}
+		t.Extra = cloneFields(r.Tokens.Extra)
+		c.Tokens = &t
+	}
+	c.Extra = cloneFields(r.Extra)
+	return &c
+}
+
+func cloneFields(in []RawField) []RawField {
+	if in == nil {
+		return nil
+	}
+	out := make([]RawField, len(in))
+	for i, f := range in {
+		out[i] = RawField{Key: f.Key, Value: append(json.RawMessage(nil), f.Value...)}
+	}
+	return out
+}
+
+// NewAPIKeyRecord is the record an API-key login writes, exactly as Codex
+// writes it: {"auth_mode":"apikey","OPENAI_API_KEY":key}.
+func NewAPIKeyRecord(key string) *Record {
+	return &Record{AuthMode: AuthModeAPIKey, APIKey: &key}
+}
+
+// ParseError says why bytes are not an auth record. It never holds a
+// secret: only a position and a description.
+type ParseError struct {
+	Reason string
+}
+
+func (e *ParseError) Error() string { return e.Reason }
+
+// ParseRecord decodes an auth record from JSON (pretty or compact).
+func ParseRecord(data []byte) (*Record, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &ParseError{Reason: "file is empty"}
+	}
+	fields, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	r := &Record{}
+	for _, f := range fields {
+		switch f.Key {
+		case "auth_mode":
+			var s *string
+			if err := json.Unmarshal(f.Value, &s); err != nil {
+				return nil, &ParseError{Reason: "auth_mode is not a string"}
+			}
+			if s != nil {
+				r.AuthMode = *s
+			}
+		case "OPENAI_API_KEY":
+			if err := json.Unmarshal(f.Value, &r.APIKey); err != nil {
+				return nil, &ParseError{Reason: "OPENAI_API_KEY is not a string or null"}
+			}
+		case "tokens":
+			if string(bytes.TrimSpace(f.Value)) == "null" {
+				continue
+			}
+			t, err := parseTokens(f.Value)
+			if err != nil {
+				return nil, err
+			}
+			r.Tokens = t
+		case "last_refresh":
+			var s *string
+			if err := json.Unmarshal(f.Value, &s); err != nil {
+				return nil, &ParseError{Reason: "last_refresh is not a string"}
+			}
+			if s != nil {
+				t, err := time.Parse(time.RFC3339Nano, *s)
+				if err != nil {
+					return nil, &ParseError{Reason: "last_refresh is not an RFC 3339 time"}
+				}
+				r.LastRefresh = &t
+			}
+		default:
+			r.Extra = append(r.Extra, f)
+		}
+	}
+	return r, nil
+}
+
+func parseTokens(data []byte) (*Tokens, error) {
+	fields, err := decodeObject(data)
+	if err != nil {
+		return nil, &ParseError{Reason: "tokens: " + err.Error()}
+	}
+	t := &Tokens{}
+	str := func(f RawField, dst *string) error {
+		if err := json.Unmarshal(f.Value, dst); err != nil {
+			return &ParseError{Reason: "tokens." + f.Key + " is not a string"}
+		}
+		return nil
+	}
+	for _, f := range fields {
+		var err error
+		switch f.Key {
+		case "id_token":
+			err = str(f, &t.IDToken)
+		case "access_token":
+			err = str(f, &t.AccessToken)
+		case "refresh_token":
+			err = str(f, &t.RefreshToken)
+		case "account_id":
+			if e := json.Unmarshal(f.Value, &t.AccountID); e != nil {
+				err = &ParseError{Reason: "tokens.account_id is not a string or null"}
+			}
+		default:
+			t.Extra = append(t.Extra, f)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// decodeObject reads one JSON object into its fields, in order, and
+// rejects anything after it. Errors carry the byte offset only.
+func decodeObject(data []byte) ([]RawField, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, &ParseError{Reason: describeJSONError(err, dec.InputOffset())}
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, &ParseError{Reason: "not a JSON object"}
+	}
+	var fields []RawField
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, &ParseError{Reason: describeJSONError(err, dec.InputOffset())}
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, &ParseError{Reason: fmt.Sprintf("invalid key at byte %d", dec.InputOffset())}
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, &ParseError{Reason: describeJSONError(err, dec.InputOffset())}
+		}
+		if seen[key] {
+			return nil, &ParseError{Reason: fmt.Sprintf("duplicate key %q", key)}
+		}
+		seen[key] = true
+		fields = append(fields, RawField{Key: key, Value: v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, &ParseError{Reason: describeJSONError(err, dec.InputOffset())}
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, &ParseError{Reason: fmt.Sprintf("unexpected data after the object at byte %d", dec.InputOffset())}
+	}
+	return fields, nil
+}
+
+// describeJSONError names what is wrong without echoing input bytes, which
+// could be part of a secret.
+func describeJSONError(err error, off int64) string {
+	var se *json.SyntaxError
+	switch {
+	case err.Error() == "EOF" || err.Error() == "unexpected EOF":
+		return fmt.Sprintf("truncated JSON at byte %d", off)
+	case asSyntax(err, &se):
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	default:
+		return fmt.Sprintf("invalid JSON at byte %d", off)
+	}
+}
+
+func asSyntax(err error, dst **json.SyntaxError) bool {
+	se, ok := err.(*json.SyntaxError)
+	if ok {
+		*dst = se
+	}
+	return ok
+}
+
+// MarshalPretty encodes the record as Codex writes auth.json: pretty
+// printed with two spaces, keys in Codex's order, OPENAI_API_KEY and
+// tokens.account_id always present, unknown keys after the known ones.
+func (r *Record) MarshalPretty() ([]byte, error) {
+	compact, err := r.MarshalCompact()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, compact, "", "  "); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// MarshalCompact encodes the record as one line of JSON: the keyring value.
+func (r *Record) MarshalCompact() ([]byte, error) {
+	var buf bytes.Buffer
+	w := objWriter{buf: &buf}
+	buf.WriteByte('{')
+	if r.AuthMode != "" {
+		w.field("auth_mode", r.AuthMode)
+	}
+	w.field("OPENAI_API_KEY", r.APIKey)
+	if r.Tokens != nil {
+		var tb bytes.Buffer
+		tw := objWriter{buf: &tb}
+		tb.WriteByte('{')
+		tw.field("id_token", r.Tokens.IDToken)
+		tw.field("access_token", r.Tokens.AccessToken)
+		tw.field("refresh_token", r.Tokens.RefreshToken)
+		tw.field("account_id", r.Tokens.AccountID)
+		for _, f := range r.Tokens.Extra {
+			tw.raw(f.Key, f.Value)
+		}
+		tb.WriteByte('}')
+		if tw.err != nil {
+			return nil, tw.err
+		}
+		w.raw("tokens", tb.Bytes())
+	}
+	if r.LastRefresh != nil {
+		w.field("last_refresh", r.LastRefresh.UTC().Format(time.RFC3339Nano))
+	}
+	for _, f := range r.Extra {
+		w.raw(f.Key, f.Value)
+	}
+	buf.WriteByte('}')
+	if w.err != nil {
+		return nil, w.err
+	}
+	return buf.Bytes(), nil
+}
+
+type objWriter struct {
+	buf *bytes.Buffer
+	n   int
+	err error
+}
+
+func (w *objWriter) field(key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	w.raw(key, b)
+}
+
+func (w *objWriter) raw(key string, v []byte) {
+	if w.n > 0 {
+		w.buf.WriteByte(',')
+	}
+	w.n++
+	k, _ := json.Marshal(key)
+	w.buf.Write(k)
+	w.buf.WriteByte(':')
+	var c bytes.Buffer
+	if err := json.Compact(&c, v); err != nil {
+		if w.err == nil {
+			w.err = fmt.Errorf("field %q: %w", key, err)
+		}
+		return
+	}
+	w.buf.Write(c.Bytes())
+}
