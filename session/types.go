@@ -150,3 +150,8 @@ func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Re
 
 // Unwrap makes errors.Is(err, ErrInvalidInput) true.
 func (e *InputError) Unwrap() error { return ErrInvalidInput }
+
+// ErrDevicePending: the device code has not been approved yet.
+var ErrDevicePending = errors.New("device authorization pending")
+
+func httpStatusText(code int) string { return fmt.Sprintf("HTTP %d", code) }
