@@ -11,7 +11,9 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -266,21 +268,13 @@ func decodeObject(data []byte) ([]RawField, error) {
 func describeJSONError(err error, off int64) string {
 	var se *json.SyntaxError
 	switch {
-	case err.Error() == "EOF" || err.Error() == "unexpected EOF":
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("truncated JSON at byte %d", off)
-	case asSyntax(err, &se):
+	case errors.As(err, &se):
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 	default:
 		return fmt.Sprintf("invalid JSON at byte %d", off)
 	}
-}
-
-func asSyntax(err error, dst **json.SyntaxError) bool {
-	se, ok := err.(*json.SyntaxError)
-	if ok {
-		*dst = se
-	}
-	return ok
 }
 
 // MarshalPretty encodes the record as Codex writes auth.json: pretty
@@ -325,7 +319,7 @@ func (r *Record) MarshalCompact() ([]byte, error) {
 		w.raw("tokens", tb.Bytes())
 	}
 	if r.LastRefresh != nil {
-		w.field("last_refresh", r.LastRefresh.UTC().Format(time.RFC3339Nano))
+		w.field("last_refresh", formatTime(*r.LastRefresh))
 	}
 	for _, f := range r.Extra {
 		w.raw(f.Key, f.Value)
@@ -344,11 +338,73 @@ type objWriter struct {
 }
 
 func (w *objWriter) field(key string, v any) {
-	b, err := json.Marshal(v)
-	if err != nil && w.err == nil {
-		w.err = err
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = appendJSONString(nil, v)
+	case *string:
+		if v == nil {
+			b = []byte("null")
+		} else {
+			b = appendJSONString(nil, *v)
+		}
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil && w.err == nil {
+			w.err = err
+		}
 	}
 	w.raw(key, b)
+}
+
+// appendJSONString writes s as serde_json does: only '"', '\\' and control
+// characters are escaped (\b \f \n \r \t, else \u00xx); '<', '>', '&',
+// U+2028 and U+2029 are written as they are, unlike encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"':
+			dst = append(dst, '\\', '"')
+		case '\\':
+			dst = append(dst, '\\', '\\')
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			if c < 0x20 {
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			} else {
+				dst = append(dst, c)
+			}
+		}
+	}
+	return append(dst, '"')
+}
+
+// formatTime is chrono's RFC 3339 with SecondsFormat::AutoSi and "Z", as
+// Codex serializes last_refresh: no fraction, or 3, 6 or 9 digits.
+func formatTime(t time.Time) string {
+	t = t.UTC()
+	ns := t.Nanosecond()
+	switch {
+	case ns == 0:
+		return t.Format("2006-01-02T15:04:05Z")
+	case ns%1e6 == 0:
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case ns%1e3 == 0:
+		return t.Format("2006-01-02T15:04:05.000000Z")
+	}
+	return t.Format("2006-01-02T15:04:05.000000000Z")
 }
 
 func (w *objWriter) raw(key string, v []byte) {
@@ -356,8 +412,7 @@ func (w *objWriter) raw(key string, v []byte) {
 		w.buf.WriteByte(',')
 	}
 	w.n++
-	k, _ := json.Marshal(key)
-	w.buf.Write(k)
+	w.buf.Write(appendJSONString(nil, key))
 	w.buf.WriteByte(':')
 	var c bytes.Buffer
 	if err := json.Compact(&c, v); err != nil {

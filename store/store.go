@@ -3,9 +3,12 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -70,7 +73,301 @@ type Options struct {
 	KeyringLimit int
 	// LockTimeout bounds waiting for auth.lock (default 10s).
 	LockTimeout time.Duration
-	Logger      *slog.Logger
+	// Logger receives warnings (fallbacks, narrowed modes); never a
+	// secret. Default: discard.
+	Logger *slog.Logger
 	// Now is the clock for corrupt-file names; default time.Now.
 	Now func() time.Time
+	// Keyring is the OS keyring; default SystemKeyring. Every call goes
+	// through KeyringTimeout whatever the implementation.
+	Keyring Keyring
+}
+
+// Store is the auth record of one CODEX_HOME in one mode. Safe for
+// concurrent use by many goroutines; cross-process safety comes from the
+// same flock locks the Codex CLI takes.
+type Store struct {
+	home   Home
+	mode   Mode
+	opts   Options
+	logger *slog.Logger
+	file   *fileBackend
+	kr     *keyringBackend
+	// sem serializes this process's writers before they queue on the
+	// flock, so goroutines wait on a channel rather than polling.
+	sem chan struct{}
+
+	mu  sync.Mutex // guards loc and mem
+	loc Location
+	mem *Record // ephemeral mode's record
+}
+
+// Open validates opts and returns a Store. It does no I/O that can block.
+func Open(home Home, opts Options) (*Store, error) {
+	mode, err := ParseMode(string(opts.Mode))
+	if err != nil {
+		return nil, err
+	}
+	if home.Dir == "" || !filepath.IsAbs(home.Dir) {
+		return nil, fmt.Errorf("store: home %q is not an absolute path", home.Dir)
+	}
+	if opts.KeyringTimeout < 0 || opts.LockTimeout < 0 || opts.KeyringLimit < 0 {
+		return nil, errors.New("store: negative timeout or limit")
+	}
+	if opts.KeyringTimeout == 0 {
+		opts.KeyringTimeout = DefaultKeyringTimeout
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.KeyringLimit == 0 {
+		opts.KeyringLimit = platformKeyringLimit()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Keyring == nil {
+		opts.Keyring = SystemKeyring{}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		home:   home,
+		mode:   mode,
+		opts:   opts,
+		logger: logger,
+		file:   newFileBackend(home, logger, opts.Now),
+		kr: &keyringBackend{
+			kr:      opts.Keyring,
+			timeout: opts.KeyringTimeout,
+			limit:   opts.KeyringLimit,
+			account: home.KeyringAccount(),
+		},
+		sem: make(chan struct{}, 1),
+	}
+	s.loc = s.primary()
+	return s, nil
+}
+
+// primary is where the mode keeps the record when nothing went wrong.
+func (s *Store) primary() Location {
+	switch s.mode {
+	case ModeKeyring, ModeAuto:
+		return Location{Mode: s.mode, Where: s.kr.where()}
+	case ModeEphemeral:
+		return Location{Mode: s.mode, Where: "memory"}
+	}
+	return Location{Mode: s.mode, Where: s.file.path}
+}
+
+// Home is the home this store serves.
+func (s *Store) Home() Home { return s.home }
+
+// Mode is the store's mode.
+func (s *Store) Mode() Mode { return s.mode }
+
+// AuthFile is $CODEX_HOME/auth.json (watched by session even in keyring
+// mode, since auto may fall back to it).
+func (s *Store) AuthFile() string { return s.file.path }
+
+// Location says where the record is (or would be saved), and any fallback,
+// as of the last operation.
+func (s *Store) Location() Location {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.loc
+}
+
+func (s *Store) setFallback(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if reason == "" {
+		s.loc = s.primary()
+		return
+	}
+	s.loc = Location{Mode: s.mode, Where: s.file.path, Fallback: reason}
+}
+
+// Load reads the current record without taking auth.lock and without ever
+// rewriting anything. (nil, nil) when nothing is stored; *CorruptError when
+// the stored bytes do not parse.
+func (s *Store) Load(ctx context.Context) (*Record, error) {
+	switch s.mode {
+	case ModeEphemeral:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.mem.Clone(), nil
+	case ModeKeyring:
+		return s.kr.load(ctx)
+	case ModeAuto:
+		r, err := s.kr.load(ctx)
+		if err == nil && r != nil {
+			s.setFallback("")
+			return r, nil
+		}
+		fr, ferr := s.file.load(ctx)
+		switch {
+		case err != nil:
+			s.logger.Warn("keyring unavailable; reading auth.json", "error", err)
+			s.setFallback("keyring unavailable: " + err.Error())
+		case fr != nil || ferr != nil:
+			s.setFallback("no keyring entry; auth.json is used")
+		default:
+			s.setFallback("")
+		}
+		return fr, ferr
+	}
+	return s.file.load(ctx)
+}
+
+// locked runs fn holding this process's writer slot and auth.lock (the
+// lock Codex holds across a read-modify-write), waiting at most until ctx
+// ends or LockTimeout. create says whether a missing default home may be
+// created (false for Delete: nothing to remove there).
+func (s *Store) locked(ctx context.Context, create bool, fn func() error) error {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the store: %w", ctx.Err())
+	}
+	defer func() { <-s.sem }()
+	if s.mode == ModeEphemeral {
+		return fn()
+	}
+	if s.home.Default {
+		if !create {
+			if _, err := filepath.EvalSymlinks(s.home.Dir); err != nil {
+				return fn()
+			}
+		} else if err := s.home.ensure(); err != nil {
+			return err
+		}
+	}
+	release, err := acquire(ctx, s.home.Dir, authLockName, s.opts.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn()
+}
+
+// save stores r in the mode's backend (the caller holds the locks).
+func (s *Store) save(ctx context.Context, r *Record) error {
+	switch s.mode {
+	case ModeEphemeral:
+		s.mu.Lock()
+		s.mem = r.Clone()
+		s.mu.Unlock()
+		return nil
+	case ModeFile:
+		return s.file.save(ctx, r)
+	}
+	err := s.kr.save(ctx, r)
+	if err == nil {
+		s.setFallback("")
+		// Codex deletes auth.json after a keyring save: one copy only.
+		if _, rerr := s.file.remove(ctx); rerr != nil {
+			s.logger.Warn("saved to the keyring but could not remove auth.json", "error", rerr)
+		}
+		return nil
+	}
+	if s.mode == ModeKeyring {
+		if errors.Is(err, ErrTooLarge) {
+			return err
+		}
+		return fmt.Errorf("%w (cli_auth_credentials_store = \"auto\" falls back to auth.json)", err)
+	}
+	s.logger.Warn("keyring save failed; saving to auth.json instead", "error", err, "path", s.file.path)
+	if ferr := s.file.save(ctx, r); ferr != nil {
+		return ferr
+	}
+	s.setFallback("keyring save failed: " + err.Error())
+	return nil
+}
+
+// Update is a read-modify-write under auth.lock (waiting at most until ctx
+// ends or LockTimeout). fn gets the current record (nil when none; a copy
+// it may change) and returns the next one; returning (nil, nil) changes
+// nothing. fn may do a bounded network call (refresh) while the lock is
+// held, as Codex does. A corrupt stored record is returned as
+// *CorruptError without calling fn. Returns the record stored afterwards.
+func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error)) (*Record, error) {
+	var out *Record
+	err := s.locked(ctx, true, func() error {
+		cur, err := s.Load(ctx)
+		if err != nil {
+			return err
+		}
+		next, err := fn(cur.Clone())
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			out = cur
+			return nil
+		}
+		if err := s.save(ctx, next); err != nil {
+			return err
+		}
+		out = next.Clone()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Replace stores r under auth.lock whatever is there (a new login). A
+// corrupt auth.json is first moved aside to auth.json.corrupt-<timestamp>.
+func (s *Store) Replace(ctx context.Context, r *Record) error {
+	if r == nil {
+		return errors.New("store: Replace with a nil record")
+	}
+	return s.locked(ctx, true, func() error {
+		if s.mode != ModeEphemeral {
+			var ce *CorruptError
+			if _, err := s.file.load(ctx); errors.As(err, &ce) {
+				name, err := s.file.moveAside()
+				if err != nil {
+					return err
+				}
+				s.logger.Warn("moved a corrupt auth.json aside", "path", name, "reason", ce.Reason)
+			}
+		}
+		return s.save(ctx, r.Clone())
+	})
+}
+
+// Delete removes the record from every backend (file and keyring) under
+// auth.lock. Deleting what is not there is success; existed reports
+// whether anything was removed. In file mode the keyring is cleaned best
+// effort; in keyring mode a keyring failure is an error.
+func (s *Store) Delete(ctx context.Context) (existed bool, err error) {
+	err = s.locked(ctx, false, func() error {
+		if s.mode == ModeEphemeral {
+			s.mu.Lock()
+			existed = s.mem != nil
+			s.mem = nil
+			s.mu.Unlock()
+			return nil
+		}
+		fileHad, ferr := s.file.remove(ctx)
+		krHad, kerr := s.kr.remove(ctx)
+		existed = fileHad || krHad
+		if ferr != nil {
+			return ferr
+		}
+		if kerr != nil {
+			if s.mode == ModeKeyring {
+				return kerr
+			}
+			s.logger.Debug("keyring not cleaned at logout", "error", kerr)
+		}
+		s.setFallback("")
+		return nil
+	})
+	return existed, err
 }

@@ -1,0 +1,221 @@
+// Command serve measures the sidecar as an editor sees it, side by side
+// with the Codex app-server on the same CODEX_HOME (issue 3): spawn to the
+// initialize reply, spawn to the first account/read reply, account/read
+// round trips (p50/p99) on one connection, and RSS one second after start.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codex-auth/codex-auth/bench/internal/benchutil"
+)
+
+// peer is one server under test and its framing.
+type peer struct {
+	name  string
+	args  []string
+	lines bool // JSON lines (Codex app-server) instead of Content-Length
+}
+
+type conn struct {
+	w     io.Writer
+	r     *bufio.Reader
+	lines bool
+}
+
+func (c *conn) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if c.lines {
+		_, err = c.w.Write(append(b, '\n'))
+		return err
+	}
+	_, err = fmt.Fprintf(c.w, "Content-Length: %d\r\n\r\n%s", len(b), b)
+	return err
+}
+
+// recv reads messages until the response with id arrives.
+func (c *conn) recv(id int) error {
+	for {
+		var body []byte
+		if c.lines {
+			line, err := c.r.ReadBytes('\n')
+			if err != nil {
+				return err
+			}
+			body = line
+		} else {
+			n := -1
+			for {
+				line, err := c.r.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				line = strings.TrimRight(line, "\r\n")
+				if line == "" {
+					break
+				}
+				if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+					n, _ = strconv.Atoi(v)
+				}
+			}
+			body = make([]byte, n)
+			if _, err := io.ReadFull(c.r, body); err != nil {
+				return err
+			}
+		}
+		var m struct {
+			ID    *int            `json:"id"`
+			Error json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			return err
+		}
+		if m.ID != nil && *m.ID == id {
+			if len(m.Error) > 0 {
+				return fmt.Errorf("error reply: %s", m.Error)
+			}
+			return nil
+		}
+	}
+}
+
+type sample struct {
+	init, firstRead time.Duration
+	rssKiB          int64
+	rtts            []time.Duration
+}
+
+func run(p peer, home string, calls int) (sample, error) {
+	var s sample
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env = benchutil.Env(home)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return s, err
+	}
+	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
+	c := &conn{w: stdin, r: bufio.NewReaderSize(stdout, 1<<16), lines: p.lines}
+	init := map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": map[string]any{
+		"processId": os.Getpid(), "clientInfo": map[string]any{"name": "bench", "version": "0"},
+		"capabilities": map[string]any{}, "initializationOptions": map[string]any{"protocolVersion": "1"},
+	}}
+	if err := c.send(init); err != nil {
+		return s, err
+	}
+	if err := c.recv(1); err != nil {
+		return s, fmt.Errorf("initialize: %w", err)
+	}
+	s.init = time.Since(start)
+	if err := c.send(map[string]any{"jsonrpc": "2.0", "method": "initialized", "params": map[string]any{}}); err != nil {
+		return s, err
+	}
+	read := func(id int) error {
+		if err := c.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": "account/read", "params": map[string]any{"refreshToken": false}}); err != nil {
+			return err
+		}
+		return c.recv(id)
+	}
+	if err := read(2); err != nil {
+		return s, fmt.Errorf("account/read: %w", err)
+	}
+	s.firstRead = time.Since(start)
+	if d := time.Second - time.Since(start); d > 0 {
+		time.Sleep(d)
+	}
+	s.rssKiB = rss(cmd.Process.Pid)
+	for i := 0; i < calls; i++ {
+		t := time.Now()
+		if err := read(3 + i); err != nil {
+			return s, err
+		}
+		s.rtts = append(s.rtts, time.Since(t))
+	}
+	return s, nil
+}
+
+// rss reads VmRSS of a process in KiB.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func main() {
+	spawns := flag.Int("spawns", 7, "process starts per server")
+	calls := flag.Int("calls", 10000, "account/read round trips on one connection")
+	flag.Parse()
+	ours, codex, err := benchutil.Binaries()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+	home, cleanup, err := benchutil.APIKeyHome(codex)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+	defer cleanup()
+	peers := []peer{
+		{name: "codex-auth serve", args: []string{ours, "serve", "--stdio"}},
+		{name: "codex app-server", args: []string{codex, "app-server"}, lines: true},
+	}
+	type summary struct {
+		init, read, p50, p99 time.Duration
+		rss                  int64
+	}
+	var sums []summary
+	for _, p := range peers {
+		var inits, reads, rtts []time.Duration
+		var rsss []int64
+		for i := 0; i < *spawns; i++ {
+			n := 0
+			if i == 0 {
+				n = *calls
+			}
+			s, err := run(p, home, n)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench/serve: %s: %v\n", p.name, err)
+				os.Exit(1)
+			}
+			inits = append(inits, s.init)
+			reads = append(reads, s.firstRead)
+			rsss = append(rsss, s.rssKiB)
+			rtts = append(rtts, s.rtts...)
+		}
+		sums = append(sums, summary{benchutil.Median(inits), benchutil.Median(reads),
+			benchutil.Percentile(rtts, 50), benchutil.Percentile(rtts, 99), benchutil.MedianInt(rsss)})
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	fmt.Printf("sidecar start and account/read (medians of %d spawns; %d round trips)\n", *spawns, *calls)
+	fmt.Printf("  %-18s %12s %14s %12s %12s %10s\n", "", "init (ms)", "1st read (ms)", "read p50 µs", "read p99 µs", "RSS MiB")
+	for i, p := range peers {
+		s := sums[i]
+		fmt.Printf("  %-18s %12.2f %14.2f %12.1f %12.1f %10.1f\n", p.name, us(s.init)/1000, us(s.read)/1000, us(s.p50), us(s.p99), float64(s.rss)/1024)
+	}
+	a, b := sums[0], sums[1]
+	fmt.Printf("  ratio ours/codex: init %s, first read %s, read p50 %s, RSS %s\n",
+		benchutil.Ratio(us(a.init), us(b.init)), benchutil.Ratio(us(a.read), us(b.read)),
+		benchutil.Ratio(us(a.p50), us(b.p50)), benchutil.Ratio(float64(a.rss), float64(b.rss)))
+}

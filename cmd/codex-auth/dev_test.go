@@ -1,0 +1,118 @@
+// dev_test.go: `codex-auth dev issuer` prints its URL first and serves.
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/codex-auth/codex-auth/internal/issuer"
+)
+
+func TestDevIssuerServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, outW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- runDev(ctx, []string{"--store", "file", "issuer", "--addr", "127.0.0.1:0",
+			"--user", "ada@example.com:pro:ws-1", "--fault", "kind=status,path=/oauth/revoke,status=503"},
+			strings.NewReader(""), outW, &stderr)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v (stderr: %s)", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	base := strings.TrimSpace(line)
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("first line %q, want http://127.0.0.1:PORT", base)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(base + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&doc)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(base+"/oauth/token", doc.TokenEndpoint); d != "" {
+		t.Errorf("token_endpoint (-want +got):\n%s", d)
+	}
+	resp, err = c.Post(base+"/oauth/revoke", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("--fault on /oauth/revoke: status %d, want 503", resp.StatusCode)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	}
+}
+
+func TestDevArgs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"no subcommand", nil, 2},
+		{"unknown subcommand", []string{"frobnicate"}, 2},
+		{"bad flag", []string{"issuer", "--nope"}, 2},
+		{"bad user", []string{"issuer", "--user", ":plus"}, 2},
+		{"bad fault", []string{"issuer", "--fault", "kind=explode"}, 2},
+		{"bad port", []string{"issuer", "--ports", "14x5"}, 2},
+		{"cert without key", []string{"issuer", "--tls-cert", "c.pem"}, 2},
+		{"help", []string{"issuer", "--help"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if got := runDev(t.Context(), tt.args, strings.NewReader(""), &out, &errOut); got != tt.want {
+				t.Errorf("exit %d, want %d (stderr: %s)", got, tt.want, errOut.String())
+			}
+		})
+	}
+}
+
+func TestParseDevIssuer(t *testing.T) {
+	cfg, addr, cert, err := parseDevIssuer([]string{"--addr", "127.0.0.1:9999", "--user", "a@x", "--user", "b@x:team:ws-2",
+		"--ports", "0", "--device-interval", "1", "--form", "--refresh-ttl", "1h"})
+	if err != nil || cert != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	want := issuer.Config{
+		Users:                []issuer.User{{Email: "a@x"}, {Email: "b@x", PlanType: "team", WorkspaceID: "ws-2"}},
+		AllowedRedirectPorts: []int{0},
+		DeviceInterval:       time.Second,
+		Form:                 true,
+		RefreshTokenTTL:      time.Hour,
+	}
+	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(issuer.Config{}, "SigningKey", "Now")); d != "" {
+		t.Errorf("config (-want +got):\n%s", d)
+	}
+	if addr != "127.0.0.1:9999" {
+		t.Errorf("addr %q", addr)
+	}
+}

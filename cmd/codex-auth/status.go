@@ -1,0 +1,113 @@
+// status.go: `login status`, in Codex's words or as JSON.
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// statusJSON is `login status --json` on stdout. It never holds a secret.
+type statusJSON struct {
+	LoggedIn bool `json:"logged_in"`
+	// Method is "apikey", "chatgpt", or the stored auth_mode we do not
+	// handle; "" when logged out.
+	Method    string     `json:"method,omitempty"`
+	APIKey    string     `json:"api_key,omitempty"`
+	Email     string     `json:"email,omitempty"`
+	Plan      string     `json:"plan,omitempty"`
+	Workspace string     `json:"workspace,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Store     store.Mode `json:"store"`
+	Location  string     `json:"location"`
+	Fallback  string     `json:"fallback,omitempty"`
+	// Error says why the stored record cannot be used.
+	Error string `json:"error,omitempty"`
+}
+
+// status is `login status`: Codex 0.171.0's words on stderr and exit
+// codes (0 logged in, 1 not or unusable), or --json on stdout.
+func (e *env) status(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("login status", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print JSON on stdout")
+	if err := fs.Parse(args); err != nil {
+		return fail(e.stderr, 2, "login status: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return fail(e.stderr, 2, "login status: unexpected argument %q", fs.Arg(0))
+	}
+	s, _, ok := e.open()
+	if !ok {
+		return 1
+	}
+	rec, err := s.Load(ctx)
+	st, lines, code := describe(rec, err)
+	loc := s.Location()
+	st.Store, st.Location, st.Fallback = loc.Mode, loc.Where, loc.Fallback
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(st); err != nil {
+			return fail(e.stderr, 1, "writing status: %v", err)
+		}
+		return code
+	}
+	for _, l := range lines {
+		fmt.Fprintln(e.stderr, l)
+	}
+	return code
+}
+
+// describe turns what Load returned into the status, Codex's lines and the
+// exit code.
+func describe(rec *store.Record, err error) (statusJSON, []string, int) {
+	problem := func(msg string) (statusJSON, []string, int) {
+		return statusJSON{Error: msg}, []string{"Error checking login status: " + msg}, 1
+	}
+	var ce *store.CorruptError
+	switch {
+	case errors.As(err, &ce):
+		return problem(ce.Error())
+	case err != nil:
+		return problem(err.Error())
+	case rec == nil:
+		return statusJSON{}, []string{"Not logged in"}, 1
+	}
+	switch rec.EffectiveMode() {
+	case store.AuthModeAPIKey:
+		if rec.APIKey == nil {
+			return problem("API key auth is missing a key.")
+		}
+		hint := store.MaskAPIKey(*rec.APIKey)
+		return statusJSON{LoggedIn: true, Method: store.AuthModeAPIKey, APIKey: hint},
+			[]string{"API key configured - " + hint, "Authentication is checked when you send a request."}, 0
+	case store.AuthModeChatGPT:
+		st := statusJSON{LoggedIn: true, Method: store.AuthModeChatGPT}
+		if rec.Tokens != nil {
+			c, err := store.ParseIDToken(rec.Tokens.IDToken)
+			if err != nil {
+				return problem("the stored ID token is not a valid JWT")
+			}
+			st.Email, st.Plan, st.Workspace = c.Email, c.PlanType, c.AccountID
+			if rec.Tokens.AccountID != nil && *rec.Tokens.AccountID != "" {
+				st.Workspace = *rec.Tokens.AccountID
+			}
+			if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
+				st.ExpiresAt = &exp
+			}
+		}
+		return st, []string{"Logged in using ChatGPT"}, 0
+	}
+	st, lines, code := problem(fmt.Sprintf("auth_mode %q is not supported by codex-auth", rec.AuthMode))
+	st.Method = rec.AuthMode
+	return st, lines, code
+}

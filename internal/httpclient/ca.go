@@ -1,0 +1,73 @@
+// ca.go: the CA bundle from CODEX_CA_CERTIFICATE or SSL_CERT_FILE, added
+// to the system roots.
+
+package httpclient
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// The environment variables naming a PEM CA bundle; the first wins, and
+// an empty value counts as unset.
+const (
+	EnvCACertificate = "CODEX_CA_CERTIFICATE"
+	EnvSSLCertFile   = "SSL_CERT_FILE"
+)
+
+// ErrCABundle is wrapped by every CA bundle error (see *CABundleError).
+var ErrCABundle = errors.New("CA bundle unusable")
+
+// CABundleError says which variable named which unusable bundle and why.
+type CABundleError struct {
+	// Var is the variable the path came from.
+	Var string
+	// Path is the bundle's path.
+	Path string
+	// Err is the read error, or nil when the file held no PEM certificate.
+	Err error
+}
+
+// Error names both variables, so a user knows what to fix.
+func (e *CABundleError) Error() string {
+	why := "holds no PEM certificate"
+	if e.Err != nil {
+		why = "cannot be read: " + e.Err.Error()
+	}
+	return fmt.Sprintf("%v: %s=%s %s (%s wins over %s; unset both to use the system roots only)",
+		ErrCABundle, e.Var, e.Path, why, EnvCACertificate, EnvSSLCertFile)
+}
+
+// Unwrap makes errors.Is(err, ErrCABundle) and the read error visible.
+func (e *CABundleError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrCABundle, e.Err}
+	}
+	return []error{ErrCABundle}
+}
+
+// loadRoots returns nil (the system roots) when neither variable is set,
+// else the system roots plus the bundle.
+func loadRoots(getenv func(string) string) (*x509.CertPool, error) {
+	name, path := EnvCACertificate, getenv(EnvCACertificate)
+	if path == "" {
+		name, path = EnvSSLCertFile, getenv(EnvSSLCertFile)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &CABundleError{Var: name, Path: path, Err: err}
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, &CABundleError{Var: name, Path: path}
+	}
+	return pool, nil
+}

@@ -1,0 +1,118 @@
+// Package httpclient builds the one HTTP client every codex-auth call goes
+// through: timeouts on every request, proxies from HTTPS_PROXY, HTTP_PROXY
+// and NO_PROXY, a CA bundle from CODEX_CA_CERTIFICATE (else SSL_CERT_FILE)
+// added to the system roots, and a user agent naming codex-auth and the
+// editor.
+package httpclient
+
+// httpclient.go: Options, New and the Client.
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultTimeout bounds a whole request when Options.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// DefaultUserAgent is sent until SetUserAgent names the editor.
+const DefaultUserAgent = "codex-auth"
+
+// Options configure New.
+type Options struct {
+	// Timeout bounds each whole request, body included (default 30s); the
+	// dial, TLS handshake and response headers are each bounded by it too
+	// (dial and handshake by at most 10s).
+	Timeout time.Duration
+	// UserAgent is the User-Agent header (default "codex-auth").
+	UserAgent string
+	// Getenv reads the environment (default os.Getenv): HTTPS_PROXY,
+	// HTTP_PROXY, NO_PROXY (and their lower-case forms),
+	// CODEX_CA_CERTIFICATE and SSL_CERT_FILE.
+	Getenv func(string) string
+}
+
+// Client is the shared HTTP client. Safe for concurrent use.
+type Client struct {
+	http *http.Client
+	ua   atomic.Pointer[string]
+}
+
+// New builds a Client. It fails with an error wrapping ErrCABundle when
+// the CA bundle named by CODEX_CA_CERTIFICATE or SSL_CERT_FILE cannot be
+// read or holds no certificate.
+func New(o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = DefaultUserAgent
+	}
+	if o.Getenv == nil {
+		o.Getenv = osGetenv
+	}
+	roots, err := loadRoots(o.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	step := min(o.Timeout, 10*time.Second)
+	tr := &http.Transport{
+		Proxy:                 proxyFunc(o.Getenv),
+		DialContext:           (&net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   step,
+		ResponseHeaderTimeout: o.Timeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          10,
+		ForceAttemptHTTP2:     true,
+	}
+	c := &Client{}
+	c.ua.Store(&o.UserAgent)
+	c.http = &http.Client{
+		Timeout:   o.Timeout,
+		Transport: &uaTransport{base: tr, ua: &c.ua},
+	}
+	return c, nil
+}
+
+// HTTP is the *http.Client to make requests with (with a context each).
+func (c *Client) HTTP() *http.Client { return c.http }
+
+// SetUserAgent sets the User-Agent of every later request, e.g.
+// "codex-auth/0.1.0 (vscode 1.99)".
+func (c *Client) SetUserAgent(product string) {
+	if product == "" {
+		product = DefaultUserAgent
+	}
+	c.ua.Store(&product)
+}
+
+// UserAgent is the User-Agent requests carry now.
+func (c *Client) UserAgent() string { return *c.ua.Load() }
+
+// CloseIdleConnections closes idle keep-alive connections.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// uaTransport sets the User-Agent on a copy of each request.
+type uaTransport struct {
+	base http.RoundTripper
+	ua   *atomic.Pointer[string]
+}
+
+// RoundTrip implements http.RoundTripper without changing req.
+func (t *uaTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("User-Agent", *t.ua.Load())
+	return t.base.RoundTrip(r)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the transport.
+func (t *uaTransport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,151 @@
+// dispatch.go: the one switch from method names to the Service, and params decoding.
+
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+)
+
+// dispatch runs one account request. Lifecycle requests are answered by
+// the read loop (admit) and never reach here.
+func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessage) (any, error) {
+	switch method {
+	case MethodAccountRead:
+		var p AccountReadParams
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		st, err := s.svc.Status(ctx, p.RefreshToken)
+		if err != nil {
+			return nil, err
+		}
+		return toAccountRead(st), nil
+
+	case MethodLoginStart:
+		var p LoginStartParams
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		if p.Type == nil {
+			return nil, newError(CodeInvalidParams, "invalid params: params.type is required (apiKey, chatgpt or chatgptDeviceCode)")
+		}
+		switch *p.Type {
+		case LoginTypeAPIKey:
+			if p.APIKey == nil {
+				return nil, newError(CodeInvalidParams, "invalid params: params.apiKey is required for type apiKey")
+			}
+			if err := s.svc.LoginAPIKey(ctx, *p.APIKey); err != nil {
+				return nil, err
+			}
+			return LoginAPIKeyResult{Type: LoginTypeAPIKey}, nil
+		case LoginTypeChatGPT:
+			b, err := s.svc.StartBrowserLogin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return LoginChatGPTResult{Type: LoginTypeChatGPT, LoginID: b.LoginID, AuthURL: b.AuthURL, Headless: b.Headless, Message: b.Message}, nil
+		case LoginTypeChatGPTDeviceCode:
+			d, err := s.svc.StartDeviceLogin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			exp := ""
+			if t := formatTime(d.ExpiresAt); t != nil {
+				exp = *t
+			}
+			return LoginDeviceCodeResult{Type: LoginTypeChatGPTDeviceCode, LoginID: d.LoginID, VerificationURL: d.VerificationURL, UserCode: d.UserCode, ExpiresAt: exp}, nil
+		}
+		return nil, unknownLoginTypeError{}
+
+	case MethodLoginCancel:
+		var p LoginCancelParams
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		if p.LoginID == nil {
+			return nil, newError(CodeInvalidParams, "invalid params: params.loginId is required")
+		}
+		if s.svc.CancelLogin(ctx, *p.LoginID) {
+			return LoginCancelResult{Status: CancelStatusCanceled}, nil
+		}
+		return LoginCancelResult{Status: CancelStatusNotFound}, nil
+
+	case MethodLogout:
+		if err := decodeParams(raw, &struct{}{}); err != nil {
+			return nil, err
+		}
+		if err := s.svc.Logout(ctx); err != nil {
+			return nil, err
+		}
+		return LogoutResult{}, nil
+
+	case MethodToken:
+		var p TokenParams
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		t, err := s.svc.Token(ctx, p.Refresh)
+		if err != nil {
+			return nil, err
+		}
+		return toToken(t), nil
+	}
+	return nil, newError(CodeMethodNotFound, "method not found: %s", truncate(method, 100))
+}
+
+// decodeParams decodes params into v: absent or null leaves v's zero
+// value; anything but an object, or a member of the wrong type, is -32602
+// with a message naming the member (never its value).
+func decodeParams(raw json.RawMessage, v any) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] != '{' {
+		return newError(CodeInvalidParams, "invalid params: params must be an object")
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			field := "params"
+			if te.Field != "" {
+				field += "." + te.Field
+			}
+			return newError(CodeInvalidParams, "invalid params: %s must be %s", field, kindOf(te.Type))
+		}
+		return newError(CodeInvalidParams, "invalid params")
+	}
+	return nil
+}
+
+// kindOf names a Go type as a JSON kind.
+func kindOf(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,238 @@
+// helpers_test.go: the fake Service, a log recorder and a server on pipes.
+
+package rpc_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codex-auth/codex-auth/internal/editortest"
+	"github.com/codex-auth/codex-auth/rpc"
+	"github.com/codex-auth/codex-auth/session"
+)
+
+// Known fake secrets: they may appear only in the account/token reply.
+const (
+	fakeAPIKey      = "sk-proj-FAKEKEYabcdefghij0123456789vwxyz"
+	fakeAccessToken = "eyFAKEACCESS.token.signature0123456789"
+	fakeLoginKey    = "sk-login-FAKEKEY-ZZZZ-9876543210"
+)
+
+var fakeSecrets = []string{fakeAPIKey, fakeAccessToken, fakeLoginKey}
+
+// fakeService is a Service with canned answers. LoginAPIKey blocks until
+// release is closed or its ctx ends when block is set.
+type fakeService struct {
+	mu         sync.Mutex
+	clientName string
+	clientVer  string
+	loggedIn   bool
+	tokenType  string
+	block      bool
+	entered    chan string   // receives the key when LoginAPIKey starts (if set)
+	release    chan struct{} // closes to let a blocked LoginAPIKey finish
+	notify     func(any)
+	logoutErr  error
+}
+
+func newFakeService() *fakeService {
+	return &fakeService{loggedIn: true, tokenType: "apiKey", release: make(chan struct{})}
+}
+
+func (f *fakeService) SetClient(name, version string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.clientName, f.clientVer = name, version
+}
+
+func (f *fakeService) Status(ctx context.Context, refresh bool) (session.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := session.Status{
+		RequiresOpenAIAuth: true,
+		StoreMode:          "file",
+		StoreLocation:      "/home/u/.codex/auth.json",
+		Policy:             session.Policy{ForcedLoginMethod: "api"},
+	}
+	if f.loggedIn {
+		st.Account = &session.Account{Type: "apiKey", APIKeyHint: "sk-proj-***vwxyz"}
+	}
+	return st, nil
+}
+
+func (f *fakeService) LoginAPIKey(ctx context.Context, apiKey string) error {
+	if apiKey == "" {
+		return &session.InputError{Field: "apiKey", Reason: "must not be empty"}
+	}
+	if f.entered != nil {
+		f.entered <- "entered"
+	}
+	if f.block {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("login stopped: %w", ctx.Err())
+		case <-f.release:
+		}
+	}
+	f.mu.Lock()
+	f.loggedIn = true
+	notify := f.notify
+	f.mu.Unlock()
+	if notify != nil {
+		notify(session.Updated{AuthMode: "apikey"})
+	}
+	return nil
+}
+
+func (f *fakeService) StartBrowserLogin(ctx context.Context) (session.BrowserLogin, error) {
+	return session.BrowserLogin{LoginID: "login-1", AuthURL: "http://localhost:1455/auth?state=x"}, nil
+}
+
+func (f *fakeService) StartDeviceLogin(ctx context.Context) (session.DeviceLogin, error) {
+	return session.DeviceLogin{}, fmt.Errorf("device: %w", session.ErrDeviceCodeDisabled)
+}
+
+func (f *fakeService) CancelLogin(ctx context.Context, loginID string) bool {
+	return loginID == "login-1"
+}
+
+func (f *fakeService) Logout(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.logoutErr != nil {
+		return f.logoutErr
+	}
+	f.loggedIn = false
+	if f.notify != nil {
+		f.notify(session.Updated{})
+	}
+	return nil
+}
+
+func (f *fakeService) Token(ctx context.Context, refresh bool) (session.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.loggedIn {
+		return session.Token{}, session.ErrNotLoggedIn
+	}
+	if f.tokenType == "chatgpt" {
+		return session.Token{Type: "chatgpt", AccessToken: fakeAccessToken, AccountID: "ws-1",
+			ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
+	}
+	return session.Token{Type: "apiKey", APIKey: fakeAPIKey}, nil
+}
+
+// logRecorder is a slog.Handler keeping every record as text.
+type logRecorder struct {
+	mu    *sync.Mutex
+	lines *[]string
+}
+
+func newLogRecorder() *logRecorder { return &logRecorder{mu: &sync.Mutex{}, lines: &[]string{}} }
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Level.String() + " " + r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		b.WriteString(" " + a.String())
+		return true
+	})
+	l.mu.Lock()
+	*l.lines = append(*l.lines, b.String())
+	l.mu.Unlock()
+	return nil
+}
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
+
+func (l *logRecorder) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(*l.lines, "\n")
+}
+
+// harness is a server running on pipes with a fake editor.
+type harness struct {
+	srv  *rpc.Server
+	svc  *fakeService
+	ed   *editortest.Editor
+	logs *logRecorder
+	code chan int
+}
+
+// start runs a server over pipes until the test ends.
+func start(t *testing.T, svc *fakeService, tweak func(*rpc.Options)) *harness {
+	t.Helper()
+	logs := newLogRecorder()
+	opts := rpc.Options{Service: svc, Name: "codex-auth", Version: "0.0.0-test", Logger: slog.New(logs)}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	srv, err := rpc.NewServer(opts)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	svc.notify = srv.Notify
+	edEnd, in, out := editortest.Pipes()
+	h := &harness{srv: srv, svc: svc, logs: logs, code: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { h.code <- srv.Run(ctx, in, out) }()
+	h.ed = editortest.New(t, edEnd)
+	t.Cleanup(func() {
+		cancel()
+		<-h.ed.Done()
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.text())
+		}
+	})
+	return h
+}
+
+// initialize sends initialize (protocol version 1) and initialized.
+func (h *harness) initialize(t *testing.T, ctx context.Context, caps any) {
+	t.Helper()
+	params := map[string]any{
+		"processId":             nil,
+		"clientInfo":            map[string]string{"name": "test-editor", "version": "9.9"},
+		"capabilities":          caps,
+		"initializationOptions": map[string]string{"protocolVersion": "1"},
+	}
+	if caps == nil {
+		params["capabilities"] = map[string]any{}
+	}
+	if err := h.ed.Call(ctx, "initialize", params, nil); err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	if err := h.ed.Notify("initialized", map[string]any{}); err != nil {
+		t.Fatalf("initialized: %v", err)
+	}
+}
+
+// wantCode checks that err is a JSON-RPC error with code.
+func wantCode(t *testing.T, what string, err error, code int64) *editortest.Error {
+	t.Helper()
+	je, ok := err.(*editortest.Error)
+	if !ok {
+		t.Fatalf("%s: got error %v, want JSON-RPC error %d", what, err, code)
+	}
+	if je.Code != code {
+		t.Fatalf("%s: got code %d (%s), want %d", what, je.Code, je.Message, code)
+	}
+	return je
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,320 @@
+// types.go: the wire types of the account API and their conversion from session's.
+
+package rpc
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/codex-auth/codex-auth/session"
+)
+
+// ProtocolVersion is the version of the codex-auth protocol this server
+// speaks (docs/protocol.md). A client stating another major version in
+// initializationOptions.protocolVersion gets CodeIncompatibleProtocol.
+const ProtocolVersion = "1"
+
+// Method names: requests the client sends, notifications the server sends.
+const (
+	MethodInitialize         = "initialize"
+	MethodInitialized        = "initialized"
+	MethodShutdown           = "shutdown"
+	MethodExit               = "exit"
+	MethodCancelRequest      = "$/cancelRequest"
+	MethodAccountRead        = "account/read"
+	MethodLoginStart         = "account/login/start"
+	MethodLoginCancel        = "account/login/cancel"
+	MethodLogout             = "account/logout"
+	MethodToken              = "account/token"
+	MethodAccountUpdated     = "account/updated"
+	MethodLoginCompleted     = "account/login/completed"
+	MethodSessionInvalidated = "account/sessionInvalidated"
+	MethodShowDocument       = "window/showDocument"
+)
+
+// Login types of account/login/start.
+const (
+	LoginTypeAPIKey            = "apiKey"
+	LoginTypeChatGPT           = "chatgpt"
+	LoginTypeChatGPTDeviceCode = "chatgptDeviceCode"
+)
+
+// accountMethods are the requests announced in initialize.
+var accountMethods = []string{MethodAccountRead, MethodLoginStart, MethodLoginCancel, MethodLogout, MethodToken}
+
+// accountNotifications are the notifications announced in initialize.
+var accountNotifications = []string{MethodAccountUpdated, MethodLoginCompleted, MethodSessionInvalidated}
+
+// CodexAuthCapabilities is capabilities.experimental.codexAuth in the
+// initialize result.
+type CodexAuthCapabilities struct {
+	ProtocolVersion string   `json:"protocolVersion"`
+	Methods         []string `json:"methods"`
+	Notifications   []string `json:"notifications"`
+}
+
+// InitializationOptions is initialize's initializationOptions.
+type InitializationOptions struct {
+	// ProtocolVersion is the version the client speaks ("1"); absent is
+	// accepted.
+	ProtocolVersion *string `json:"protocolVersion"`
+}
+
+// AccountReadParams are account/read's params.
+type AccountReadParams struct {
+	// RefreshToken asks for a refresh before answering; without it the
+	// answer comes from memory.
+	RefreshToken bool `json:"refreshToken"`
+}
+
+// AccountReadResult is account/read's result. It never holds a secret.
+type AccountReadResult struct {
+	// Account is null when logged out.
+	Account            *Account `json:"account"`
+	RequiresOpenAIAuth bool     `json:"requiresOpenaiAuth"`
+	Store              Store    `json:"store"`
+	// Issuer is set only when the issuer is not OpenAI's.
+	Issuer  string `json:"issuer,omitempty"`
+	Policy  Policy `json:"policy"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// Account is {type:"apiKey", apiKeyHint} or {type:"chatgpt", email,
+// planType, workspaceId, expiresAt}: MarshalJSON writes only the fields of
+// its type.
+type Account struct {
+	Type        string
+	APIKeyHint  string
+	Email       string
+	PlanType    string
+	WorkspaceID string
+	// ExpiresAt is RFC 3339 UTC; nil (null) when unknown.
+	ExpiresAt *string
+}
+
+// MarshalJSON writes the fields of the account's type.
+func (a Account) MarshalJSON() ([]byte, error) {
+	if a.Type == LoginTypeAPIKey {
+		return json.Marshal(struct {
+			Type       string `json:"type"`
+			APIKeyHint string `json:"apiKeyHint"`
+		}{a.Type, a.APIKeyHint})
+	}
+	return json.Marshal(struct {
+		Type        string  `json:"type"`
+		Email       string  `json:"email"`
+		PlanType    string  `json:"planType"`
+		WorkspaceID string  `json:"workspaceId"`
+		ExpiresAt   *string `json:"expiresAt"`
+	}{a.Type, a.Email, a.PlanType, a.WorkspaceID, a.ExpiresAt})
+}
+
+// UnmarshalJSON reads either shape (for clients and tests in Go).
+func (a *Account) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Type        string  `json:"type"`
+		APIKeyHint  string  `json:"apiKeyHint"`
+		Email       string  `json:"email"`
+		PlanType    string  `json:"planType"`
+		WorkspaceID string  `json:"workspaceId"`
+		ExpiresAt   *string `json:"expiresAt"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Account(v)
+	return nil
+}
+
+// Store says where the credentials live.
+type Store struct {
+	Mode     string `json:"mode"`
+	Location string `json:"location"`
+	Fallback string `json:"fallback,omitempty"`
+}
+
+// Policy is the managed policy in force.
+type Policy struct {
+	// ForcedLoginMethod is "chatgpt", "api" or null.
+	ForcedLoginMethod *string `json:"forcedLoginMethod"`
+	// ForcedWorkspaceIDs is never null; empty means any workspace.
+	ForcedWorkspaceIDs []string `json:"forcedWorkspaceIds"`
+}
+
+// LoginStartParams are account/login/start's params.
+type LoginStartParams struct {
+	Type   *string `json:"type"`
+	APIKey *string `json:"apiKey"`
+}
+
+// LoginAPIKeyResult answers an apiKey login.
+type LoginAPIKeyResult struct {
+	Type string `json:"type"`
+}
+
+// LoginChatGPTResult answers a chatgpt (browser) login start.
+type LoginChatGPTResult struct {
+	Type     string `json:"type"`
+	LoginID  string `json:"loginId"`
+	AuthURL  string `json:"authUrl"`
+	Headless bool   `json:"headless,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// LoginDeviceCodeResult answers a chatgptDeviceCode login start.
+type LoginDeviceCodeResult struct {
+	Type            string `json:"type"`
+	LoginID         string `json:"loginId"`
+	VerificationURL string `json:"verificationUrl"`
+	UserCode        string `json:"userCode"`
+	ExpiresAt       string `json:"expiresAt"`
+}
+
+// LoginCancelParams are account/login/cancel's params.
+type LoginCancelParams struct {
+	LoginID *string `json:"loginId"`
+}
+
+// Cancel statuses.
+const (
+	CancelStatusCanceled = "canceled"
+	CancelStatusNotFound = "notFound"
+)
+
+// LoginCancelResult is account/login/cancel's result.
+type LoginCancelResult struct {
+	Status string `json:"status"`
+}
+
+// LogoutResult is account/logout's result: {}.
+type LogoutResult struct{}
+
+// TokenParams are account/token's params.
+type TokenParams struct {
+	// Refresh forces a refresh first.
+	Refresh bool `json:"refresh"`
+}
+
+// TokenAPIKeyResult is account/token's result for an API key.
+type TokenAPIKeyResult struct {
+	Type   string `json:"type"`
+	APIKey string `json:"apiKey"`
+}
+
+// TokenChatGPTResult is account/token's result for a ChatGPT session.
+type TokenChatGPTResult struct {
+	Type        string  `json:"type"`
+	AccessToken string  `json:"accessToken"`
+	ExpiresAt   *string `json:"expiresAt"`
+	AccountID   string  `json:"accountId"`
+}
+
+// AccountUpdatedParams are account/updated's params.
+type AccountUpdatedParams struct {
+	// AuthMode is "apikey", "chatgpt" or null when logged out (Codex's values).
+	AuthMode *string `json:"authMode"`
+	// PlanType is null unless chatgpt.
+	PlanType    *string `json:"planType"`
+	Email       string  `json:"email,omitempty"`
+	WorkspaceID string  `json:"workspaceId,omitempty"`
+}
+
+// LoginCompletedParams are account/login/completed's params.
+type LoginCompletedParams struct {
+	LoginID string `json:"loginId"`
+	Success bool   `json:"success"`
+	// Error is null on success.
+	Error *string `json:"error"`
+}
+
+// SessionInvalidatedParams are account/sessionInvalidated's params.
+type SessionInvalidatedParams struct {
+	// Reason is one of session's Reason* values.
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// formatTime is RFC 3339 in UTC; nil for the zero time.
+func formatTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339)
+	return &s
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// toAccountRead converts session's Status.
+func toAccountRead(st session.Status) AccountReadResult {
+	r := AccountReadResult{
+		RequiresOpenAIAuth: st.RequiresOpenAIAuth,
+		Store:              Store{Mode: st.StoreMode, Location: st.StoreLocation, Fallback: st.StoreFallback},
+		Issuer:             st.Issuer,
+		Policy: Policy{
+			ForcedLoginMethod:  nullable(st.Policy.ForcedLoginMethod),
+			ForcedWorkspaceIDs: append([]string{}, st.Policy.ForcedWorkspaceIDs...),
+		},
+		Problem: st.Problem,
+	}
+	if a := st.Account; a != nil {
+		switch a.Type {
+		case LoginTypeAPIKey:
+			r.Account = &Account{Type: LoginTypeAPIKey, APIKeyHint: a.APIKeyHint}
+		default:
+			r.Account = &Account{
+				Type:        a.Type,
+				Email:       a.Email,
+				PlanType:    a.PlanType,
+				WorkspaceID: a.WorkspaceID,
+				ExpiresAt:   formatTime(a.ExpiresAt),
+			}
+		}
+	}
+	return r
+}
+
+// toToken converts session's Token: the only secret-bearing conversion.
+func toToken(t session.Token) any {
+	if t.Type == LoginTypeAPIKey {
+		return TokenAPIKeyResult{Type: LoginTypeAPIKey, APIKey: t.APIKey}
+	}
+	return TokenChatGPTResult{Type: t.Type, AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
+}
+
+// toNotification converts a session event to a method and params; ok is
+// false for a type that is not an event.
+func toNotification(ev any) (method string, params any, ok bool) {
+	switch e := ev.(type) {
+	case session.Updated:
+		return MethodAccountUpdated, AccountUpdatedParams{
+			AuthMode: nullable(e.AuthMode), PlanType: nullable(e.PlanType),
+			Email: e.Email, WorkspaceID: e.WorkspaceID,
+		}, true
+	case *session.Updated:
+		if e == nil {
+			return "", nil, false
+		}
+		return toNotification(*e)
+	case session.LoginCompleted:
+		return MethodLoginCompleted, LoginCompletedParams{LoginID: e.LoginID, Success: e.Success, Error: nullable(e.Error)}, true
+	case *session.LoginCompleted:
+		if e == nil {
+			return "", nil, false
+		}
+		return toNotification(*e)
+	case session.SessionInvalidated:
+		return MethodSessionInvalidated, SessionInvalidatedParams(e), true
+	case *session.SessionInvalidated:
+		if e == nil {
+			return "", nil, false
+		}
+		return toNotification(*e)
+	}
+	return "", nil, false
+}

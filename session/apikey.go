@@ -1,0 +1,32 @@
+// apikey.go: signing in with an API key, as `codex login --with-api-key` does.
+
+package session
+
+import (
+	"context"
+	"strings"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// LoginAPIKey saves an API key as Codex's `login --with-api-key` does,
+// ending any login in progress.
+func (m *Manager) LoginAPIKey(ctx context.Context, apiKey string) error {
+	key := strings.TrimSpace(apiKey)
+	if key == "" {
+		return &InputError{Field: "apiKey", Reason: "must not be empty"}
+	}
+	if err := m.policy.CheckLogin(LoginMethodAPI); err != nil {
+		return err
+	}
+	m.loginMu.Lock()
+	defer m.loginMu.Unlock()
+	m.stopLogin(nil)
+	rec := store.NewAPIKeyRecord(key)
+	if err := m.opts.Store.Replace(ctx, rec); err != nil {
+		return err
+	}
+	m.setRecord(rec)
+	m.opts.Notify(updatedOf(rec))
+	return nil
+}

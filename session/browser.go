@@ -1,0 +1,176 @@
+// browser.go: signing in with ChatGPT in the browser (authorization code with PKCE, RFC 7636, over a loopback redirect, RFC 8252).
+
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// HeadlessMessage is BrowserLogin.Message when no browser can be shown here.
+const HeadlessMessage = "No browser here: open the URL on another machine that can reach this one, or use device code login."
+
+// randomToken is n random bytes, base64url without padding.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// callbackPorts are the ports to try for the loopback server, in order.
+func (m *Manager) callbackPorts() []int {
+	if m.opts.CallbackPort == AnyCallbackPort {
+		return []int{0}
+	}
+	ports := []int{m.opts.CallbackPort}
+	if fb := m.opts.FallbackPort; fb != 0 && fb != m.opts.CallbackPort {
+		ports = append(ports, fb)
+	}
+	return ports
+}
+
+// StartBrowserLogin starts a browser login and returns at once with the
+// URL to open; the flow ends with LoginCompleted (and Updated on
+// success). It ends any login in progress first. When a browser can be
+// shown here, it asks OpenURL to open the URL.
+func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
+	if err := m.policy.CheckLogin(LoginMethodChatGPT); err != nil {
+		return BrowserLogin{}, err
+	}
+	m.loginMu.Lock()
+	defer m.loginMu.Unlock()
+	m.stopLogin(nil)
+	if err := m.ctx.Err(); err != nil {
+		return BrowserLogin{}, fmt.Errorf("session closed: %w", err)
+	}
+
+	// The verifier is 64 random bytes, base64url, as Codex makes it
+	// (oauth2.GenerateVerifier makes 32).
+	state := randomToken(32)    // RFC 6749 section 10.12
+	verifier := randomToken(64) // RFC 7636 section 4.1: 86 characters
+	cb, err := listenCallback(ctx, state, m.callbackPorts())
+	if err != nil {
+		return BrowserLogin{}, fmt.Errorf("browser login: %w", err)
+	}
+	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", cb.port)
+	authURL := m.opts.Issuer.AuthorizeURL(AuthorizeRequest{
+		RedirectURI:       redirect,
+		State:             state,
+		Verifier:          verifier,
+		AllowedWorkspaces: m.policy.ForcedWorkspaceIDs,
+	})
+	id := "login-" + randomToken(12)
+	headless := m.opts.Headless()
+	fctx, cancel := m.flowContext(ctx)
+	m.runLogin(fctx, cancel, id, func(ctx context.Context) error {
+		defer cb.close()
+		if !headless && m.opts.OpenURL != nil {
+			m.openURL(ctx, authURL)
+		}
+		return m.browserFlow(ctx, id, cb, verifier, redirect)
+	})
+	res := BrowserLogin{LoginID: id, AuthURL: authURL, Headless: headless}
+	if headless {
+		res.Message = HeadlessMessage
+	}
+	return res, nil
+}
+
+// openURL asks OpenURL to show url, in the background: the editor may take
+// its time to answer, and the callback must be served meanwhile.
+func (m *Manager) openURL(ctx context.Context, url string) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		opened, err := m.opts.OpenURL(ctx, url)
+		if err != nil || !opened {
+			m.log.Info("could not open the browser; the editor shows the URL", "err", err)
+		}
+	}()
+}
+
+// browserFlow waits for the redirect, exchanges the code and saves the
+// login. It returns nil once it has sent LoginCompleted itself.
+func (m *Manager) browserFlow(ctx context.Context, id string, cb *callbackServer, verifier, redirect string) error {
+	var res callbackResult
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-cb.canceled:
+		return errCanceled
+	case res = <-cb.results:
+	}
+	if res.err != nil {
+		return res.err
+	}
+	ts, err := m.opts.Issuer.Exchange(ctx, res.code, verifier, redirect)
+	if err == nil {
+		err = m.completeChatGPTLogin(ctx, id, ts)
+	}
+	res.reply <- err
+	if err != nil {
+		return err
+	}
+	// Serve /success to the browser before freeing the port.
+	t := time.NewTimer(successGrace)
+	defer t.Stop()
+	select {
+	case <-cb.success:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// completeChatGPTLogin checks the workspace policy, trades the ID token
+// for an API key (best effort, as Codex), saves the record Codex writes,
+// and notifies LoginCompleted then Updated. Nothing is saved when the
+// policy refuses.
+func (m *Manager) completeChatGPTLogin(ctx context.Context, id string, ts TokenSet) error {
+	if ts.IDToken == "" || ts.AccessToken == "" || ts.RefreshToken == "" {
+		return fmt.Errorf("%w: the sign-in server returned incomplete tokens", ErrLoginFailed)
+	}
+	claims, err := parseClaims(ts.IDToken)
+	if err != nil {
+		return fmt.Errorf("%w: the sign-in server returned an unreadable ID token", ErrLoginFailed)
+	}
+	if err := m.policy.CheckWorkspace(claims.AccountID); err != nil {
+		return err
+	}
+	rec := &store.Record{
+		AuthMode: store.AuthModeChatGPT,
+		Tokens: &store.Tokens{
+			IDToken:      ts.IDToken,
+			AccessToken:  ts.AccessToken,
+			RefreshToken: ts.RefreshToken,
+		},
+	}
+	if claims.AccountID != "" {
+		acc := claims.AccountID
+		rec.Tokens.AccountID = &acc
+	}
+	kctx, cancel := context.WithTimeout(ctx, m.opts.RefreshTimeout)
+	key, err := m.opts.Issuer.ExchangeAPIKey(kctx, ts.IDToken)
+	cancel()
+	if err != nil {
+		m.log.Info("no API key from the sign-in server (best effort)", "err", err)
+	} else if key != "" {
+		rec.APIKey = &key
+	}
+	now := m.opts.Now().UTC()
+	rec.LastRefresh = &now
+	if err := m.opts.Store.Replace(ctx, rec); err != nil {
+		return err
+	}
+	m.setRecord(rec)
+	m.opts.Notify(LoginCompleted{LoginID: id, Success: true})
+	m.opts.Notify(updatedOf(rec))
+	return nil
+}

@@ -1,0 +1,282 @@
+// callback.go: the browser login's loopback redirect server (RFC 8252 sections 7.3 and 8.3).
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Binding the callback port: when it is taken, ask the holder (an older
+// login of ours or of Codex) to stop with GET /cancel, then retry a few
+// times before moving to the fallback port, as Codex does.
+const (
+	callbackBindAttempts = 5
+	callbackBindDelay    = 100 * time.Millisecond
+	// successGrace: after a good exchange, how long the server waits for
+	// the browser to fetch /success before closing.
+	successGrace = 5 * time.Second
+)
+
+// callbackResult is what the redirect brought: a code to exchange (the
+// handler waits on reply), or an error (error=..., missing code).
+type callbackResult struct {
+	code  string
+	err   error
+	reply chan error
+}
+
+// callbackServer listens on 127.0.0.1 (and [::1] when it can) on one port
+// and serves only /auth/callback, /success and /cancel.
+type callbackServer struct {
+	port      int
+	state     string
+	listeners []net.Listener
+	srv       *http.Server
+
+	results  chan callbackResult
+	claimed  atomic.Bool   // a code or error was taken: later callbacks are refused
+	canceled chan struct{} // closed by GET /cancel
+	success  chan struct{} // closed when /success was served
+	done     chan struct{} // closed by close
+	once     sync.Once
+	cancelMu sync.Once
+	succMu   sync.Once
+}
+
+// listenCallback binds the loopback callback server. ports are tried in
+// order (port 0: any free port).
+func listenCallback(ctx context.Context, state string, ports []int) (*callbackServer, error) {
+	var lastErr error
+	for _, port := range ports {
+		l, err := bindLoopback(ctx, port)
+		if err == nil {
+			return newCallbackServer(state, l), nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("no callback port available: %w", lastErr)
+}
+
+// bindLoopback listens on 127.0.0.1:port, asking an older holder to
+// cancel when the port is taken, then on [::1] on the same port when
+// the system has IPv6 loopback (so `localhost` works whichever address it
+// resolves to).
+func bindLoopback(ctx context.Context, port int) ([]net.Listener, error) {
+	var lc net.ListenConfig
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	var l4 net.Listener
+	var err error
+	for attempt := 0; attempt < callbackBindAttempts; attempt++ {
+		l4, err = lc.Listen(ctx, "tcp4", addr)
+		if err == nil || port == 0 {
+			break
+		}
+		if attempt == 0 {
+			sendCancel(ctx, port)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(callbackBindDelay):
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	ls := []net.Listener{l4}
+	actual := l4.Addr().(*net.TCPAddr).Port
+	if l6, err := lc.Listen(ctx, "tcp6", net.JoinHostPort("::1", strconv.Itoa(actual))); err == nil {
+		ls = append(ls, l6)
+	}
+	return ls, nil
+}
+
+// sendCancel asks whatever holds the port to stop a login (Codex's
+// callback server and ours both serve GET /cancel). Best effort.
+func sendCancel(ctx context.Context, port int) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+"/cancel", nil)
+	if err != nil {
+		return
+	}
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer c.CloseIdleConnections()
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+}
+
+func newCallbackServer(state string, ls []net.Listener) *callbackServer {
+	cb := &callbackServer{
+		port:      ls[0].Addr().(*net.TCPAddr).Port,
+		state:     state,
+		listeners: ls,
+		results:   make(chan callbackResult),
+		canceled:  make(chan struct{}),
+		success:   make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	cb.srv = &http.Server{
+		Handler:           cb,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+	}
+	for _, l := range ls {
+		go func() { _ = cb.srv.Serve(l) }()
+	}
+	return cb
+}
+
+// close stops the server and frees the port.
+func (cb *callbackServer) close() {
+	cb.once.Do(func() {
+		close(cb.done)
+		// Free the port now (Serve may not have taken the listeners yet),
+		for _, l := range cb.listeners {
+			_ = l.Close()
+		}
+		// and let a page being written finish; handlers never wait past done.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if cb.srv.Shutdown(ctx) != nil {
+			_ = cb.srv.Close()
+		}
+	})
+}
+
+// loopbackHost reports whether a Host header names this server by a
+// loopback name (DNS rebinding protection).
+func (cb *callbackServer) loopbackHost(host string) bool {
+	p := strconv.Itoa(cb.port)
+	switch host {
+	case "localhost:" + p, "127.0.0.1:" + p, "[::1]:" + p:
+		return true
+	}
+	return false
+}
+
+// ServeHTTP serves the three routes.
+func (cb *callbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !cb.loopbackHost(r.Host) {
+		page(w, http.StatusForbidden, "Forbidden", "This address only answers to localhost.")
+		return
+	}
+	switch r.URL.Path {
+	case "/auth/callback", "/success", "/cancel":
+	default:
+		page(w, http.StatusNotFound, "Not found", "There is nothing here.")
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		page(w, http.StatusMethodNotAllowed, "Method not allowed", "Only GET is served here.")
+		return
+	}
+	switch r.URL.Path {
+	case "/auth/callback":
+		cb.serveCallback(w, r)
+	case "/success":
+		cb.succMu.Do(func() { close(cb.success) })
+		page(w, http.StatusOK, "Signed in", "You are signed in to Codex. You can close this window and return to your editor.")
+	case "/cancel":
+		cb.cancelMu.Do(func() { close(cb.canceled) })
+		page(w, http.StatusOK, "Sign-in canceled", "The sign-in was canceled. You can close this window.")
+	}
+}
+
+// serveCallback handles the authorization response (RFC 6749 section
+// 4.1.2): the state must match (else 400, and the flow keeps waiting);
+// error=... or a missing code ends the login; a code is handed to the
+// flow, and the browser is redirected to /success once it is exchanged.
+func (cb *callbackServer) serveCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("state") != cb.state {
+		page(w, http.StatusBadRequest, "Sign-in failed", "The state parameter does not match this sign-in. Start the sign-in again from your editor.")
+		return
+	}
+	if !cb.claimed.CompareAndSwap(false, true) {
+		page(w, http.StatusConflict, "Sign-in already finished", "This sign-in has already finished. You can close this window.")
+		return
+	}
+	res := callbackResult{code: q.Get("code")}
+	switch {
+	case q.Get("error") != "":
+		res.err = fmt.Errorf("%w: the sign-in server answered %s", ErrLoginFailed, oauthCode(q.Get("error")))
+	case res.code == "":
+		res.err = fmt.Errorf("%w: the redirect carried no authorization code", ErrLoginFailed)
+	default:
+		res.reply = make(chan error, 1)
+	}
+	select {
+	case cb.results <- res:
+	case <-cb.done:
+		page(w, http.StatusServiceUnavailable, "Sign-in ended", "This sign-in is no longer running. Start it again from your editor.")
+		return
+	}
+	if res.err != nil {
+		page(w, http.StatusBadRequest, "Sign-in failed", res.err.Error()+". You can close this window.")
+		return
+	}
+	var err error
+	select {
+	case err = <-res.reply:
+	case <-cb.done:
+		// The flow replies before it ends: prefer its answer.
+		select {
+		case err = <-res.reply:
+		default:
+			err = errors.New("the sign-in ended")
+		}
+	case <-r.Context().Done():
+		return
+	}
+	if err != nil {
+		var pe *PolicyError
+		status := http.StatusBadGateway
+		if errors.As(err, &pe) {
+			status = http.StatusForbidden
+		}
+		page(w, status, "Sign-in failed", loginErrorText(context.Background(), err)+". You can close this window.")
+		return
+	}
+	http.Redirect(w, r, "/success", http.StatusFound)
+}
+
+// oauthCode keeps an OAuth error code (RFC 6749 section 4.1.2.1: a
+// restricted character set) safe to echo; anything else is "an error".
+func oauthCode(s string) string {
+	if len(s) > 64 {
+		return "an error"
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return "an error"
+		}
+	}
+	return s
+}
+
+// page writes a small HTML page. Pages never hold a secret.
+func page(w http.ResponseWriter, status int, title, body string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!doctype html><html><head><meta charset=\"utf-8\"><title>%s</title></head><body><h1>%s</h1><p>%s</p></body></html>\n",
+		html.EscapeString(title), html.EscapeString(title), html.EscapeString(body))
+}

@@ -1,0 +1,136 @@
+// device.go: the device-code polling loop (OpenAI's device flow, shaped
+// after RFC 8628 section 3.4 and 3.5), from a user code to a TokenSet.
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Device flow errors. Both wrap ErrLoginFailed.
+var (
+	// ErrDeviceDenied: the user (or the server) refused the device code.
+	ErrDeviceDenied = fmt.Errorf("%w: the sign-in was denied", ErrLoginFailed)
+	// ErrDeviceExpired: the code was not approved in time; start again.
+	ErrDeviceExpired = fmt.Errorf("%w: the device code expired before it was approved; start the sign-in again", ErrLoginFailed)
+)
+
+// Device flow defaults.
+const (
+	// DefaultDeviceLimit is how long a device code is polled (OpenAI's
+	// codes live 15 minutes, and the Codex CLI gives up then).
+	DefaultDeviceLimit = 15 * time.Minute
+	// DefaultDeviceInterval is the poll interval when the issuer gives
+	// none (RFC 8628 section 3.2).
+	DefaultDeviceInterval = 5 * time.Second
+	// DefaultDeviceMaxBackoff caps the interval while the issuer is
+	// unavailable.
+	DefaultDeviceMaxBackoff = time.Minute
+	// deviceSlowDownStep is what slow_down adds (RFC 8628 section 3.5).
+	deviceSlowDownStep = 5 * time.Second
+)
+
+// DeviceOptions tunes RunDeviceFlow; the zero value is OpenAI's flow.
+type DeviceOptions struct {
+	// Limit is how long to poll before ErrDeviceExpired (default
+	// DefaultDeviceLimit).
+	Limit time.Duration
+	// MinInterval is the least time between polls, whatever the issuer
+	// announced (default 0: the issuer's interval, or
+	// DefaultDeviceInterval when it gave none).
+	MinInterval time.Duration
+	// MaxBackoff caps the interval, doubled after each poll the issuer
+	// could not answer (default DefaultDeviceMaxBackoff).
+	MaxBackoff time.Duration
+}
+
+// RunDeviceFlow polls iss until the user approves dc, then exchanges the
+// code for tokens. It waits one interval before every poll (RFC 8628
+// section 3.5); while the issuer is unavailable it doubles the wait up to
+// MaxBackoff and goes on polling. It returns:
+//   - the TokenSet after a successful exchange;
+//   - ErrDeviceDenied when the code is refused (access_denied);
+//   - ErrDeviceExpired when the issuer says the code expired or Limit
+//     passes (a poll in flight at the limit is abandoned);
+//   - ctx's error, at once, when ctx ends;
+//   - other issuer answers wrapped with ErrLoginFailed, and the exchange's
+//     own errors (*IssuerError, ErrIssuerUnavailable) as they are.
+func RunDeviceFlow(ctx context.Context, iss Issuer, dc DeviceCode, opts DeviceOptions) (TokenSet, error) {
+	if opts.Limit <= 0 {
+		opts.Limit = DefaultDeviceLimit
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = DefaultDeviceMaxBackoff
+	}
+	base := dc.Interval
+	if base <= 0 {
+		base = DefaultDeviceInterval
+	}
+	base = max(base, opts.MinInterval)
+	opts.MaxBackoff = max(opts.MaxBackoff, base)
+
+	pctx, cancel := context.WithTimeoutCause(ctx, opts.Limit, ErrDeviceExpired)
+	defer cancel()
+	wait := base
+	for {
+		if err := deviceSleep(pctx, wait); err != nil {
+			return TokenSet{}, deviceStop(ctx, pctx)
+		}
+		g, err := iss.DevicePoll(pctx, dc)
+		if pctx.Err() != nil {
+			return TokenSet{}, deviceStop(ctx, pctx)
+		}
+		var ie *IssuerError
+		switch {
+		case err == nil:
+			if g.RedirectURI == "" {
+				g.RedirectURI = iss.Base() + "/deviceauth/callback"
+			}
+			// The exchange runs on ctx: the limit is for approval, and a
+			// code approved just before it must still be redeemed.
+			return iss.Exchange(ctx, g.AuthorizationCode, g.CodeVerifier, g.RedirectURI)
+		case errors.Is(err, ErrDevicePending):
+			wait = base
+		case errors.Is(err, ErrIssuerUnavailable):
+			wait = min(wait*2, opts.MaxBackoff)
+		case errors.As(err, &ie) && ie.Code == "authorization_pending":
+			wait = base
+		case errors.As(err, &ie) && ie.Code == "slow_down":
+			base = min(base+deviceSlowDownStep, opts.MaxBackoff)
+			wait = base
+		case errors.As(err, &ie) && ie.Code == "access_denied":
+			return TokenSet{}, ErrDeviceDenied
+		case errors.As(err, &ie) && ie.Code == "expired_token":
+			return TokenSet{}, ErrDeviceExpired
+		default:
+			return TokenSet{}, fmt.Errorf("%w: device authorization: %w", ErrLoginFailed, err)
+		}
+	}
+}
+
+// deviceSleep waits d or until ctx ends.
+func deviceSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// deviceStop says why polling stopped: the caller's context ending wins,
+// else the limit passed.
+func deviceStop(ctx, pctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if cause := context.Cause(pctx); errors.Is(cause, ErrDeviceExpired) {
+		return ErrDeviceExpired
+	}
+	return pctx.Err()
+}

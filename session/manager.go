@@ -1,0 +1,511 @@
+// manager.go: the Manager, its options, and the account API it serves (status, token, API-key login).
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// Store is what the Manager needs from the credential store
+// (*store.Store implements it).
+type Store interface {
+	Load(ctx context.Context) (*store.Record, error)
+	Update(ctx context.Context, fn func(cur *store.Record) (*store.Record, error)) (*store.Record, error)
+	Replace(ctx context.Context, r *store.Record) error
+	Delete(ctx context.Context) (existed bool, err error)
+	Location() store.Location
+	AuthFile() string
+}
+
+// Callback ports. OpenAI's issuer accepts only these two redirect ports.
+const (
+	DefaultCallbackPort  = 1455
+	FallbackCallbackPort = 1457
+	// AnyCallbackPort asks for any free port (only where the issuer
+	// allows it: the local issuer in tests). The cmd maps
+	// CODEX_AUTH_CALLBACK_PORT=0 to it.
+	AnyCallbackPort = -1
+)
+
+// Defaults for Options.
+const (
+	DefaultRefreshWindow  = 5 * time.Minute
+	DefaultLoginTimeout   = 10 * time.Minute
+	DefaultRefreshTimeout = 30 * time.Second
+	// revokeTimeout bounds a background revoke at logout (Codex: 10 s).
+	revokeTimeout = 10 * time.Second
+	// logoutRevokeWait is how long LogoutAndRevoke waits (the CLI's 5 s).
+	logoutRevokeWait = 5 * time.Second
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Store holds the shared auth record. Required.
+	Store Store
+	// Config is the configuration in force (policy).
+	Config store.Config
+	// Issuer is the sign-in server. Required.
+	Issuer Issuer
+	// Notify receives Updated, LoginCompleted and SessionInvalidated
+	// values. It must not block for long. Optional.
+	Notify func(ev any)
+	// OpenURL asks to show url in a browser (the sidecar asks the editor
+	// with window/showDocument; the CLI runs OpenBrowser). Optional.
+	OpenURL func(ctx context.Context, url string) (opened bool, err error)
+	// Headless reports that no browser can be shown here; default
+	// DetectHeadless on this process's environment.
+	Headless func() bool
+	// CallbackPort is the browser login's loopback port: 0 means
+	// DefaultCallbackPort, AnyCallbackPort any free port.
+	CallbackPort int
+	// FallbackPort is tried when CallbackPort is taken by another program;
+	// 0 means FallbackCallbackPort when CallbackPort is the default, else
+	// none.
+	FallbackPort int
+	// RefreshWindow: refresh when the access token expires within it.
+	RefreshWindow time.Duration
+	// LoginTimeout bounds a login flow.
+	LoginTimeout time.Duration
+	// RefreshTimeout bounds one refresh, waiting for auth.lock included.
+	RefreshTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger gets diagnostics, never secrets; default discards.
+	Logger *slog.Logger
+	// SetUserAgent, when set, receives the HTTP user agent once the
+	// editor names itself (SetClient).
+	SetUserAgent func(string)
+	// Version is codex-auth's version, for the user agent.
+	Version string
+}
+
+// Manager runs sign-in flows, keeps the token fresh and answers the
+// account API from an in-memory view of the stored record. It implements
+// rpc.Service. Safe for concurrent use.
+type Manager struct {
+	opts   Options
+	policy Policy
+	log    *slog.Logger
+
+	// ctx is the Manager's lifetime: flows, refreshes and revokes run on
+	// it (never on a request's context); Close cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// loginMu serialises login starts and cancels.
+	loginMu sync.Mutex
+
+	mu      sync.Mutex
+	rec     *store.Record // the in-memory view; nil when logged out
+	loadErr error         // why the stored record cannot be used
+	// gen counts changes of the in-memory record made by logins and
+	// logouts, so a refresh that started before one does not undo it.
+	gen     uint64
+	login   *loginRun
+	refresh refreshState
+}
+
+// New validates opts and returns a Manager; call Start before serving.
+func New(opts Options) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, errors.New("session: Options.Store is required")
+	}
+	if opts.Issuer == nil {
+		return nil, errors.New("session: Options.Issuer is required")
+	}
+	if opts.CallbackPort < AnyCallbackPort || opts.CallbackPort > 65535 {
+		return nil, fmt.Errorf("session: callback port %d out of range", opts.CallbackPort)
+	}
+	if opts.FallbackPort < 0 || opts.FallbackPort > 65535 {
+		return nil, fmt.Errorf("session: fallback port %d out of range", opts.FallbackPort)
+	}
+	if opts.CallbackPort == 0 {
+		opts.CallbackPort = DefaultCallbackPort
+		if opts.FallbackPort == 0 {
+			opts.FallbackPort = FallbackCallbackPort
+		}
+	}
+	for _, d := range []*time.Duration{&opts.RefreshWindow, &opts.LoginTimeout, &opts.RefreshTimeout} {
+		if *d < 0 {
+			return nil, fmt.Errorf("session: negative duration %v", *d)
+		}
+	}
+	if opts.RefreshWindow == 0 {
+		opts.RefreshWindow = DefaultRefreshWindow
+	}
+	if opts.LoginTimeout == 0 {
+		opts.LoginTimeout = DefaultLoginTimeout
+	}
+	if opts.RefreshTimeout == 0 {
+		opts.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Headless == nil {
+		opts.Headless = func() bool { return DetectHeadless(os.Getenv, runtime.GOOS) }
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(any) {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		opts:   opts,
+		policy: PolicyOf(opts.Config),
+		log:    opts.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+	}, nil
+}
+
+// Start loads the stored record into memory. A corrupt record is not an
+// error here: Status reports it as a Problem. Other load errors (store
+// unavailable) are returned, and also reported by Status.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.Reload(ctx); err != nil && !isCorrupt(err) {
+		return err
+	}
+	return nil
+}
+
+// Reload re-reads the stored record into memory (without auth.lock). It
+// returns the load error, which Status also reports.
+func (m *Manager) Reload(ctx context.Context) error {
+	rec, err := m.opts.Store.Load(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err != nil && !isCorrupt(err) && m.rec != nil {
+		// A passing failure (keyring timeout) keeps what we knew.
+		m.log.Warn("reloading credentials failed; keeping the last known record", "err", err)
+		return err
+	}
+	m.rec, m.loadErr = rec, err
+	return err
+}
+
+// Close cancels every flow, refresh and background revoke, and waits for
+// them to end.
+func (m *Manager) Close() error {
+	m.cancel()
+	m.loginMu.Lock()
+	m.stopLogin(nil)
+	m.loginMu.Unlock()
+	m.wg.Wait()
+	return nil
+}
+
+// SetClient passes the editor's name and version into the user agent.
+func (m *Manager) SetClient(name, version string) {
+	if m.opts.SetUserAgent == nil {
+		return
+	}
+	ua := "codex-auth/" + m.opts.Version
+	if name != "" {
+		ua += " (" + strings.TrimSpace(name+" "+version) + ")"
+	}
+	m.opts.SetUserAgent(ua)
+}
+
+// Status answers account/read. Without refresh it answers from memory and
+// never touches the network or a lock. With refresh it first makes sure
+// the ChatGPT access token is fresh (bounded by RefreshTimeout).
+func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
+	if refresh {
+		m.mu.Lock()
+		chatgpt := m.rec != nil && m.rec.Supported() && m.rec.EffectiveMode() == store.AuthModeChatGPT
+		m.mu.Unlock()
+		if chatgpt {
+			if _, err := m.ensureFresh(ctx, false); err != nil {
+				return Status{}, err
+			}
+		}
+	}
+	loc := m.opts.Store.Location()
+	st := Status{
+		RequiresOpenAIAuth: m.opts.Issuer.IsDefault(),
+		StoreMode:          string(loc.Mode),
+		StoreLocation:      loc.Where,
+		StoreFallback:      loc.Fallback,
+		Policy:             PolicyOf(m.opts.Config),
+	}
+	if !m.opts.Issuer.IsDefault() {
+		st.Issuer = m.opts.Issuer.Base()
+	}
+	m.mu.Lock()
+	rec, loadErr, dead := m.rec, m.loadErr, m.refresh.dead
+	m.mu.Unlock()
+	switch {
+	case loadErr != nil:
+		st.Problem = problemText(loadErr)
+	case rec == nil:
+	case !rec.Supported():
+		st.Problem = fmt.Sprintf("%s (auth_mode %q)", ErrUnsupportedRecord, rec.EffectiveMode())
+	default:
+		st.Account = accountOf(rec)
+		if dead != "" && rec.Tokens != nil && dead == rec.Tokens.RefreshToken {
+			st.Problem = ErrSessionExpired.Error()
+		}
+	}
+	return st, nil
+}
+
+// problemText is a message safe to show for a record that cannot be used.
+func problemText(err error) string {
+	var ce *store.CorruptError
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return store.ErrUnavailable.Error()
+	}
+	return "the stored credentials could not be read"
+}
+
+func isCorrupt(err error) bool {
+	var ce *store.CorruptError
+	return errors.As(err, &ce)
+}
+
+// accountOf is what account/read shows of a supported record.
+func accountOf(rec *store.Record) *Account {
+	if rec.EffectiveMode() == store.AuthModeAPIKey {
+		return &Account{Type: "apiKey", APIKeyHint: maskAPIKey(*rec.APIKey)}
+	}
+	a := &Account{Type: "chatgpt"}
+	if c, err := parseClaims(rec.Tokens.IDToken); err == nil {
+		a.Email, a.PlanType, a.WorkspaceID = c.Email, c.PlanType, c.AccountID
+	}
+	if a.WorkspaceID == "" && rec.Tokens.AccountID != nil {
+		a.WorkspaceID = *rec.Tokens.AccountID
+	}
+	if exp, ok := tokenExpiry(rec.Tokens.AccessToken); ok {
+		a.ExpiresAt = exp
+	}
+	return a
+}
+
+// updatedOf is the account/updated notification for a record (nil: logged out).
+func updatedOf(rec *store.Record) Updated {
+	if rec == nil || !rec.Supported() {
+		return Updated{}
+	}
+	a := accountOf(rec)
+	return Updated{AuthMode: rec.EffectiveMode(), PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
+}
+
+// current is the in-memory record, or the error account/token gives.
+func (m *Manager) current() (*store.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.loadErr != nil:
+		return nil, m.loadErr
+	case m.rec == nil:
+		return nil, ErrNotLoggedIn
+	case !m.rec.Supported():
+		return nil, ErrUnsupportedRecord
+	}
+	return m.rec, nil
+}
+
+// Token answers account/token: the API key, or a fresh ChatGPT access
+// token (refreshed when it expires within RefreshWindow, or when refresh
+// is set).
+func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
+	rec, err := m.current()
+	if err != nil {
+		return Token{}, err
+	}
+	if rec.EffectiveMode() == store.AuthModeAPIKey {
+		return Token{Type: "apiKey", APIKey: *rec.APIKey}, nil
+	}
+	rec, err = m.ensureFresh(ctx, refresh)
+	if err != nil {
+		return Token{}, err
+	}
+	a := accountOf(rec)
+	return Token{Type: "chatgpt", AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
+}
+
+// setRecord replaces the in-memory record after a login or logout.
+func (m *Manager) setRecord(rec *store.Record) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rec, m.loadErr = rec.Clone(), nil
+	m.gen++
+	m.refresh.reset()
+}
+
+// loginRun is the login in flight (at most one).
+type loginRun struct {
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stopLogin cancels the login in flight, if any (and if id is nil or its
+// id), and waits for it to end, so its port is free. The caller holds
+// loginMu. It reports whether one was stopped.
+func (m *Manager) stopLogin(id *string) bool {
+	m.mu.Lock()
+	l := m.login
+	if l == nil || (id != nil && l.id != *id) {
+		m.mu.Unlock()
+		return false
+	}
+	m.login = nil
+	m.mu.Unlock()
+	l.cancel()
+	<-l.done
+	return true
+}
+
+// CancelLogin stops the login with that id; it reports whether one was
+// running. The flow ends with LoginCompleted{Error: "canceled"}.
+func (m *Manager) CancelLogin(ctx context.Context, loginID string) bool {
+	m.loginMu.Lock()
+	defer m.loginMu.Unlock()
+	return m.stopLogin(&loginID)
+}
+
+// errCanceled ends a flow stopped by CancelLogin, a new login or Close.
+var errCanceled = errors.New("canceled")
+
+// flowContext is the context of a flow started by a request: detached
+// from the request (which ends when the reply is sent) but ended by the
+// Manager's Close and bounded by LoginTimeout.
+func (m *Manager) flowContext(req context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(req))
+	stop := context.AfterFunc(m.ctx, func() { cancel(errCanceled) })
+	tctx, tcancel := context.WithTimeout(ctx, m.opts.LoginTimeout)
+	return tctx, func() {
+		stop()
+		tcancel()
+		cancel(errCanceled)
+	}
+}
+
+// runLogin runs flow in the background as the one login in flight. The
+// caller holds loginMu and has stopped the previous login. run's error
+// decides LoginCompleted, which is sent exactly once.
+func (m *Manager) runLogin(ctx context.Context, cancel context.CancelFunc, id string, run func(ctx context.Context) error) {
+	l := &loginRun{id: id, cancel: cancel, done: make(chan struct{})}
+	m.mu.Lock()
+	m.login = l
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(l.done)
+		defer cancel()
+		err := run(ctx)
+		m.mu.Lock()
+		if m.login == l {
+			m.login = nil
+		}
+		m.mu.Unlock()
+		if err == nil {
+			return // run sent LoginCompleted and Updated itself
+		}
+		m.log.Info("login ended", "loginId", id, "err", err)
+		m.opts.Notify(LoginCompleted{LoginID: id, Error: loginErrorText(ctx, err)})
+	}()
+}
+
+// loginErrorText is the LoginCompleted error: safe to show.
+func loginErrorText(ctx context.Context, err error) string {
+	var pe *PolicyError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "login timed out"
+	case ctx.Err() != nil, errors.Is(err, errCanceled):
+		return "canceled"
+	case errors.As(err, &pe):
+		return pe.Message
+	}
+	return err.Error()
+}
+
+// parseClaims reads the ID token's claims (no signature check, as Codex).
+func parseClaims(idToken string) (store.Claims, error) { return store.ParseIDToken(idToken) }
+
+// tokenExpiry reads a JWT's exp claim.
+func tokenExpiry(jwt string) (time.Time, bool) { return store.TokenExpiry(jwt) }
+
+// maskAPIKey is Codex's mask: first 8, "***", last 5.
+func maskAPIKey(key string) string { return store.MaskAPIKey(key) }
+
+// deviceCodeLifetime: OpenAI's device codes are polled for 15 minutes.
+const deviceCodeLifetime = 15 * time.Minute
+
+// StartDeviceLogin starts a device-code login (OpenAI's device flow) and
+// returns at once with the code to show; the flow ends with
+// LoginCompleted (and Updated on success). It ends any login in progress.
+func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
+	if err := m.policy.CheckLogin(LoginMethodChatGPT); err != nil {
+		return DeviceLogin{}, err
+	}
+	m.loginMu.Lock()
+	defer m.loginMu.Unlock()
+	m.stopLogin(nil)
+	if err := m.ctx.Err(); err != nil {
+		return DeviceLogin{}, fmt.Errorf("session closed: %w", err)
+	}
+	dc, err := m.opts.Issuer.DeviceStart(ctx)
+	if err != nil {
+		return DeviceLogin{}, err
+	}
+	id := "login-" + randomToken(12)
+	expires := m.opts.Now().Add(deviceCodeLifetime)
+	fctx, cancel := m.flowContext(ctx)
+	m.runLogin(fctx, cancel, id, func(ctx context.Context) error {
+		ts, err := m.pollDevice(ctx, dc)
+		if err != nil {
+			return err
+		}
+		return m.completeChatGPTLogin(ctx, id, ts)
+	})
+	return DeviceLogin{LoginID: id, VerificationURL: dc.VerificationURL, UserCode: dc.UserCode, ExpiresAt: expires}, nil
+}
+
+// pollDevice waits for the user to approve the code, then exchanges it.
+// TODO(device.go): use the device flow's polling loop once it lands.
+func (m *Manager) pollDevice(ctx context.Context, dc DeviceCode) (TokenSet, error) {
+	interval := dc.Interval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, deviceCodeLifetime)
+	defer cancel()
+	for {
+		g, err := m.opts.Issuer.DevicePoll(ctx, dc)
+		switch {
+		case err == nil:
+			return m.opts.Issuer.Exchange(ctx, g.AuthorizationCode, g.CodeVerifier, g.RedirectURI)
+		case errors.Is(err, ErrDevicePending), errors.Is(err, ErrIssuerUnavailable):
+		default:
+			return TokenSet{}, err
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return TokenSet{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,87 @@
+// policy.go: managed policy (forced_login_method, forced_chatgpt_workspace_id) as pure checks.
+
+package session
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// Login methods as forced_login_method names them.
+const (
+	LoginMethodChatGPT = "chatgpt"
+	LoginMethodAPI     = "api"
+)
+
+// PolicyOf is the policy a configuration puts in force.
+func PolicyOf(cfg store.Config) Policy {
+	return Policy{
+		ForcedLoginMethod:  cfg.ForcedLoginMethod,
+		ForcedWorkspaceIDs: slices.Clone(cfg.ForcedWorkspaceIDs),
+	}
+}
+
+// CheckLogin refuses a login the policy forbids, with Codex's wording.
+// method is LoginMethodChatGPT (browser and device code) or LoginMethodAPI.
+func (p Policy) CheckLogin(method string) error {
+	switch {
+	case p.ForcedLoginMethod == LoginMethodAPI && method == LoginMethodChatGPT:
+		return &PolicyError{Message: "ChatGPT login is disabled. Use API key login instead."}
+	case p.ForcedLoginMethod == LoginMethodChatGPT && method == LoginMethodAPI:
+		return &PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}
+	}
+	return nil
+}
+
+// CheckWorkspace refuses ChatGPT credentials whose workspace (the
+// chatgpt_account_id claim) is not one of ForcedWorkspaceIDs, with Codex's
+// wording. Any workspace is allowed when none is forced.
+func (p Policy) CheckWorkspace(accountID string) error {
+	if len(p.ForcedWorkspaceIDs) == 0 || slices.Contains(p.ForcedWorkspaceIDs, accountID) {
+		return nil
+	}
+	allowed := strings.Join(p.ForcedWorkspaceIDs, ", ")
+	if accountID == "" {
+		return &PolicyError{Message: "Login is restricted to workspace(s) " + allowed +
+			", but current credentials lack a workspace identifier."}
+	}
+	return &PolicyError{Message: "Login is restricted to workspace(s) " + allowed +
+		", but current credentials belong to " + accountID + "."}
+}
+
+// CheckRecord checks stored credentials against the policy (at start and
+// whenever the record changes): the login method, then the workspace of
+// ChatGPT credentials. nil and records of modes codex-auth does not handle
+// pass: they are reported elsewhere.
+func (p Policy) CheckRecord(rec *store.Record) error {
+	if rec == nil || !rec.Supported() {
+		return nil
+	}
+	switch rec.EffectiveMode() {
+	case store.AuthModeAPIKey:
+		return p.CheckLogin(LoginMethodAPI)
+	case store.AuthModeChatGPT:
+		if err := p.CheckLogin(LoginMethodChatGPT); err != nil {
+			return err
+		}
+		return p.CheckWorkspace(recordWorkspace(rec))
+	}
+	return nil
+}
+
+// recordWorkspace is the workspace of ChatGPT credentials: the ID token's
+// chatgpt_account_id claim, else tokens.account_id.
+func recordWorkspace(rec *store.Record) string {
+	if rec.Tokens == nil {
+		return ""
+	}
+	if c, err := parseClaims(rec.Tokens.IDToken); err == nil && c.AccountID != "" {
+		return c.AccountID
+	}
+	if rec.Tokens.AccountID != nil {
+		return *rec.Tokens.AccountID
+	}
+	return ""
+}

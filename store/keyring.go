@@ -1,0 +1,140 @@
+// keyring.go: the OS keyring backend, every call bounded by a timeout.
+
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// KeyringService is the keyring service name Codex uses.
+const KeyringService = "Codex Auth"
+
+// DefaultKeyringTimeout bounds every keyring call: a locked Secret Service
+// can otherwise block forever (openai/codex#41031).
+const DefaultKeyringTimeout = 3 * time.Second
+
+// Keyring is the OS credential store as the Store uses it. Get returns an
+// error wrapping ErrKeyringNotFound when there is no entry.
+type Keyring interface {
+	Get(service, user string) (string, error)
+	Set(service, user, secret string) error
+	Delete(service, user string) error
+}
+
+// ErrKeyringNotFound: the keyring has no such entry.
+var ErrKeyringNotFound = keyring.ErrNotFound
+
+// SystemKeyring is the OS keyring through github.com/zalando/go-keyring.
+type SystemKeyring struct{}
+
+// Get reads a secret.
+func (SystemKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+
+// Set writes a secret.
+func (SystemKeyring) Set(service, user, secret string) error {
+	return keyring.Set(service, user, secret)
+}
+
+// Delete removes a secret.
+func (SystemKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+
+// platformKeyringLimit is the largest value go-keyring stores here.
+func platformKeyringLimit() int {
+	switch runtime.GOOS {
+	case "windows":
+		return 2560
+	case "darwin":
+		return 3000
+	}
+	return 0
+}
+
+// keyringBackend stores the record in the keyring entry of one home.
+type keyringBackend struct {
+	kr      Keyring
+	timeout time.Duration
+	limit   int
+	account string
+}
+
+func (k *keyringBackend) where() string {
+	return "keyring: " + KeyringService + "/" + k.account
+}
+
+// call runs fn with the timeout; a call still blocked when it ends is
+// abandoned (its goroutine finishes or not, holding nothing of ours).
+func (k *keyringBackend) call(ctx context.Context, op string, fn func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, keyring.ErrNotFound):
+			return err
+		case errors.Is(err, keyring.ErrSetDataTooBig):
+			return fmt.Errorf("keyring %s: %w", op, ErrTooLarge)
+		}
+		return fmt.Errorf("keyring %s: %w: %w", op, ErrUnavailable, err)
+	case <-ctx.Done():
+		return fmt.Errorf("keyring %s: no answer within %v (is the keyring locked?): %w: %w", op, k.timeout, ErrUnavailable, ctx.Err())
+	}
+}
+
+// load reads the entry; (nil, nil) when there is none.
+func (k *keyringBackend) load(ctx context.Context) (*Record, error) {
+	var val string
+	err := k.call(ctx, "read", func() error {
+		v, err := k.kr.Get(KeyringService, k.account)
+		val = v
+		return err
+	})
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := ParseRecord([]byte(val))
+	if err != nil {
+		return nil, &CorruptError{Path: k.where(), Reason: err.Error()}
+	}
+	return r, nil
+}
+
+// save writes the record as compact JSON, refusing one over the limit.
+func (k *keyringBackend) save(ctx context.Context, r *Record) error {
+	b, err := r.MarshalCompact()
+	if err != nil {
+		return err
+	}
+	tooLarge := func() error {
+		return fmt.Errorf("the auth record is %d bytes, over this keyring's limit of %d bytes; set cli_auth_credentials_store = \"auto\" (or --store auto) to keep it in auth.json instead: %w", len(b), k.limit, ErrTooLarge)
+	}
+	if k.limit > 0 && len(b) > k.limit {
+		return tooLarge()
+	}
+	err = k.call(ctx, "write", func() error { return k.kr.Set(KeyringService, k.account, string(b)) })
+	if errors.Is(err, ErrTooLarge) {
+		return tooLarge()
+	}
+	return err
+}
+
+// remove deletes the entry; a missing entry is success with existed false.
+func (k *keyringBackend) remove(ctx context.Context) (bool, error) {
+	err := k.call(ctx, "delete", func() error { return k.kr.Delete(KeyringService, k.account) })
+	if errors.Is(err, keyring.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,60 @@
+// lock.go: the two flock(2) locks the Codex CLI takes around auth.json.
+
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Lock file names, as Codex 0.171.0 uses them in CODEX_HOME.
+const (
+	// authLockName is held (blocking LOCK_EX) across a whole
+	// read-modify-write: login, logout, refresh including its network call.
+	authLockName = "auth.lock"
+	// writeLockName is held (LOCK_EX|LOCK_NB, retried) around the write.
+	writeLockName = "auth.json.lock"
+)
+
+// DefaultLockTimeout bounds waiting for auth.lock.
+const DefaultLockTimeout = 10 * time.Second
+
+const (
+	// lockPoll is how often a taken lock is retried.
+	lockPoll = 5 * time.Millisecond
+	// writeLockTimeout bounds the retries for auth.json.lock: its holder
+	// only writes a small file.
+	writeLockTimeout = 5 * time.Second
+)
+
+// ErrLockTimeout: another process held auth.lock too long. It wraps
+// ErrUnavailable.
+var ErrLockTimeout = fmt.Errorf("timed out waiting for auth.lock: %w", ErrUnavailable)
+
+// acquire takes an exclusive flock on dir/name, waiting at most timeout
+// (and never past ctx). The caller must call the returned release.
+func acquire(ctx context.Context, dir, name string, timeout time.Duration) (release func(), err error) {
+	path := filepath.Join(dir, name)
+	fl := flock.New(path, flock.SetPermissions(0o600))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ok, err := fl.TryLockContext(ctx, lockPoll)
+	switch {
+	case ok && err == nil:
+	case err == nil || errors.Is(err, context.DeadlineExceeded):
+		_ = fl.Close()
+		return nil, fmt.Errorf("%s: %w", path, ErrLockTimeout)
+	case errors.Is(err, context.Canceled):
+		_ = fl.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	default:
+		_ = fl.Close()
+		return nil, fmt.Errorf("lock %s: %w: %w", path, ErrUnavailable, err)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
