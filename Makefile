@@ -81,9 +81,9 @@ dist:
 	cd dist && if command -v sha256sum >/dev/null; then sha256sum codex-auth-*; else shasum -a 256 codex-auth-*; fi > SHA256SUMS
 	cat dist/SHA256SUMS
 
-## demo: a real editor session against the bundled local issuer
-demo:
-	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/codex-auth demo
+## demo: a real editor session against the bundled local issuer (browser login, status, token, logout)
+demo: build
+	$(GO) run ./internal/demo -bin bin/codex-auth
 
 ## clean: remove build output (bin/, dist/)
 clean:

@@ -426,6 +426,15 @@ func (s *Server) Notify(ev any) {
 // initialized or has ended.
 var ErrNotRunning = errors.New("rpc: the connection is not running")
 
+// CanShowDocument reports whether the editor advertised
+// capabilities.window.showDocument.support in initialize: it opens pages
+// where the user is (VS Code Remote forwards them to the local machine).
+func (s *Server) CanShowDocument() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.showDocument
+}
+
 // ShowDocument asks the editor to open uri in the external browser with
 // LSP's window/showDocument {uri, external:true}. It returns false
 // without sending anything when the client did not advertise

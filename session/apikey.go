@@ -16,17 +16,17 @@ func (m *Manager) LoginAPIKey(ctx context.Context, apiKey string) error {
 	if key == "" {
 		return &InputError{Field: "apiKey", Reason: "must not be empty"}
 	}
-	if err := m.policy.CheckLogin(LoginMethodAPI); err != nil {
+	if err := m.policy().CheckLogin(LoginMethodAPI); err != nil {
 		return err
 	}
 	m.loginMu.Lock()
 	defer m.loginMu.Unlock()
 	m.stopLogin(nil)
 	rec := store.NewAPIKeyRecord(key)
-	if err := m.opts.Store.Replace(ctx, rec); err != nil {
-		return err
-	}
-	m.setRecord(rec)
-	m.opts.Notify(updatedOf(rec))
-	return nil
+	return m.commit(func() error {
+		if err := m.policy().CheckLogin(LoginMethodAPI); err != nil {
+			return err
+		}
+		return m.opts.Store.Replace(ctx, rec)
+	}, rec, updatedOf(rec))
 }

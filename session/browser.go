@@ -39,7 +39,8 @@ func (m *Manager) callbackPorts() []int {
 // success). It ends any login in progress first. When a browser can be
 // shown here, it asks OpenURL to open the URL.
 func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
-	if err := m.policy.CheckLogin(LoginMethodChatGPT); err != nil {
+	policy := m.policy()
+	if err := policy.CheckLogin(LoginMethodChatGPT); err != nil {
 		return BrowserLogin{}, err
 	}
 	m.loginMu.Lock()
@@ -62,11 +63,11 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 		RedirectURI:       redirect,
 		State:             state,
 		Verifier:          verifier,
-		AllowedWorkspaces: m.policy.ForcedWorkspaceIDs,
+		AllowedWorkspaces: policy.ForcedWorkspaceIDs,
 	})
 	id := "login-" + randomToken(12)
 	headless := m.opts.Headless()
-	fctx, cancel := m.flowContext(ctx)
+	fctx, cancel := m.flowContext(m.opts.LoginTimeout)
 	m.runLogin(fctx, cancel, id, func(ctx context.Context) error {
 		defer cb.close()
 		if !headless && m.opts.OpenURL != nil {
@@ -129,20 +130,18 @@ func (m *Manager) browserFlow(ctx context.Context, id string, cb *callbackServer
 	return nil
 }
 
-// completeChatGPTLogin checks the workspace policy, trades the ID token
-// for an API key (best effort, as Codex), saves the record Codex writes,
-// and notifies LoginCompleted then Updated. Nothing is saved when the
-// policy refuses.
+// completeChatGPTLogin finishes a ChatGPT login (browser or device code):
+// it checks the policy in force (login method and workspace), trades the
+// ID token for an API key (best effort, as Codex), saves the record Codex
+// writes, and notifies LoginCompleted then Updated. Nothing is saved when
+// the policy refuses.
 func (m *Manager) completeChatGPTLogin(ctx context.Context, id string, ts TokenSet) error {
 	if ts.IDToken == "" || ts.AccessToken == "" || ts.RefreshToken == "" {
 		return fmt.Errorf("%w: the sign-in server returned incomplete tokens", ErrLoginFailed)
 	}
-	claims, err := parseClaims(ts.IDToken)
+	claims, err := store.ParseIDToken(ts.IDToken)
 	if err != nil {
 		return fmt.Errorf("%w: the sign-in server returned an unreadable ID token", ErrLoginFailed)
-	}
-	if err := m.policy.CheckWorkspace(claims.AccountID); err != nil {
-		return err
 	}
 	rec := &store.Record{
 		AuthMode: store.AuthModeChatGPT,
@@ -156,6 +155,9 @@ func (m *Manager) completeChatGPTLogin(ctx context.Context, id string, ts TokenS
 		acc := claims.AccountID
 		rec.Tokens.AccountID = &acc
 	}
+	if err := m.policy().CheckRecord(rec); err != nil {
+		return err
+	}
 	kctx, cancel := context.WithTimeout(ctx, m.opts.RefreshTimeout)
 	key, err := m.opts.Issuer.ExchangeAPIKey(kctx, ts.IDToken)
 	cancel()
@@ -166,11 +168,11 @@ func (m *Manager) completeChatGPTLogin(ctx context.Context, id string, ts TokenS
 	}
 	now := m.opts.Now().UTC()
 	rec.LastRefresh = &now
-	if err := m.opts.Store.Replace(ctx, rec); err != nil {
-		return err
-	}
-	m.setRecord(rec)
-	m.opts.Notify(LoginCompleted{LoginID: id, Success: true})
-	m.opts.Notify(updatedOf(rec))
-	return nil
+	return m.commit(func() error {
+		// The policy may have changed during the exchange.
+		if err := m.policy().CheckRecord(rec); err != nil {
+			return err
+		}
+		return m.opts.Store.Replace(ctx, rec)
+	}, rec, LoginCompleted{LoginID: id, Success: true}, updatedOf(rec))
 }

@@ -134,3 +134,63 @@ func deviceStop(ctx, pctx context.Context) error {
 	}
 	return pctx.Err()
 }
+
+// StartDeviceLogin starts a device-code login (OpenAI's device flow) and
+// returns as soon as the issuer gave a code; polling then runs in the
+// background and ends with LoginCompleted (and Updated on success). It
+// ends any login in progress. Asking for the code runs on ctx (a
+// cancelled request stops it) and is also stopped by a new login, a
+// CancelLogin of any login, or Close; it is bounded by the HTTP client's
+// timeout, after which the error wraps ErrIssuerUnavailable. A 404 is
+// ErrDeviceCodeDisabled.
+func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
+	if err := m.policy().CheckLogin(LoginMethodChatGPT); err != nil {
+		return DeviceLogin{}, err
+	}
+	m.loginMu.Lock()
+	m.stopLogin(nil)
+	if err := m.ctx.Err(); err != nil {
+		m.loginMu.Unlock()
+		return DeviceLogin{}, fmt.Errorf("session closed: %w", err)
+	}
+	id := "login-" + randomToken(12)
+	limit := m.opts.DeviceLimit
+	// The flow (polling, exchange, saving) lives on the Manager's
+	// context; the start also ends with the request.
+	fctx, cancel := m.flowContext(limit + m.opts.RefreshTimeout)
+	l := m.beginLogin(id, cancel)
+	m.loginMu.Unlock()
+
+	sctx, scancel := context.WithCancel(fctx)
+	stop := context.AfterFunc(ctx, scancel)
+	dc, err := m.opts.Issuer.DeviceStart(sctx)
+	stop()
+	scancel()
+	if err != nil {
+		switch {
+		case ctx.Err() != nil:
+			err = ctx.Err()
+		case fctx.Err() != nil:
+			err = errCanceled // a new login, a cancel or Close
+		}
+		m.abandonLogin(l)
+		return DeviceLogin{}, fmt.Errorf("device login: %w", err)
+	}
+	if fctx.Err() != nil {
+		// Stopped (a new login, Close) just as the code came.
+		m.abandonLogin(l)
+		return DeviceLogin{}, fmt.Errorf("device login: %w", errCanceled)
+	}
+	expires := m.opts.Now().Add(limit)
+	if m.devicePoll > 0 {
+		dc.Interval = m.devicePoll
+	}
+	m.launchLogin(fctx, l, func(ctx context.Context) error {
+		ts, err := RunDeviceFlow(ctx, m.opts.Issuer, dc, DeviceOptions{Limit: limit})
+		if err != nil {
+			return err
+		}
+		return m.completeChatGPTLogin(ctx, id, ts)
+	})
+	return DeviceLogin{LoginID: id, VerificationURL: dc.VerificationURL, UserCode: dc.UserCode, ExpiresAt: expires}, nil
+}

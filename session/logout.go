@@ -43,17 +43,21 @@ func (m *Manager) LogoutAndRevoke(ctx context.Context) (revoked bool, err error)
 func (m *Manager) logout(ctx context.Context) (<-chan error, error) {
 	// Revoke what is stored (another process may have logged in since we
 	// last looked), else what we knew.
-	rec, lerr := m.opts.Store.Load(ctx)
-	if lerr != nil || rec == nil {
-		m.mu.Lock()
-		rec = m.rec
-		m.mu.Unlock()
-	}
-	if _, err := m.opts.Store.Delete(ctx); err != nil {
+	var rec *store.Record
+	err := m.commit(func() error {
+		var lerr error
+		rec, lerr = m.opts.Store.Load(ctx)
+		if lerr != nil || rec == nil {
+			m.mu.Lock()
+			rec = m.rec
+			m.mu.Unlock()
+		}
+		_, err := m.opts.Store.Delete(ctx)
+		return err
+	}, nil, Updated{})
+	if err != nil {
 		return nil, err
 	}
-	m.setRecord(nil)
-	m.opts.Notify(Updated{})
 
 	token, hint := revocable(rec)
 	if token == "" {

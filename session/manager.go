@@ -54,6 +54,20 @@ type Options struct {
 	Store Store
 	// Config is the configuration in force (policy).
 	Config store.Config
+	// ConfigReload re-reads the configuration layers; it is called at
+	// Start and whenever a config file changes, so that the managed policy
+	// in force follows the files. Optional: without it Config stays.
+	ConfigReload func() (store.Config, error)
+	// ConfigFiles are the configuration layer files to watch
+	// (store.ConfigPaths); $CODEX_HOME/config.toml is watched anyway.
+	ConfigFiles []string
+	// KeyringPoll is how often the keyring entry is read to notice
+	// changes in keyring and auto modes (Secret Service does not report
+	// them); 0 means DefaultWatchPoll.
+	KeyringPoll time.Duration
+	// DisableWatch turns watching off (unit tests that drive Reload
+	// themselves, one-shot CLI commands).
+	DisableWatch bool
 	// Issuer is the sign-in server. Required.
 	Issuer Issuer
 	// Notify receives Updated, LoginCompleted and SessionInvalidated
@@ -74,8 +88,11 @@ type Options struct {
 	FallbackPort int
 	// RefreshWindow: refresh when the access token expires within it.
 	RefreshWindow time.Duration
-	// LoginTimeout bounds a login flow.
+	// LoginTimeout bounds a browser login flow.
 	LoginTimeout time.Duration
+	// DeviceLimit is how long a device code is polled before the login
+	// ends as expired (default DefaultDeviceLimit, OpenAI's 15 minutes).
+	DeviceLimit time.Duration
 	// RefreshTimeout bounds one refresh, waiting for auth.lock included.
 	RefreshTimeout time.Duration
 	// Now is the clock; default time.Now.
@@ -93,9 +110,8 @@ type Options struct {
 // account API from an in-memory view of the stored record. It implements
 // rpc.Service. Safe for concurrent use.
 type Manager struct {
-	opts   Options
-	policy Policy
-	log    *slog.Logger
+	opts Options
+	log  *slog.Logger
 
 	// ctx is the Manager's lifetime: flows, refreshes and revokes run on
 	// it (never on a request's context); Close cancels it.
@@ -106,9 +122,26 @@ type Manager struct {
 	// loginMu serialises login starts and cancels.
 	loginMu sync.Mutex
 
+	// evMu serialises every change of the in-memory record with the
+	// store write behind it and the notifications that report it, so the
+	// watcher never reports the Manager's own writes and notifications
+	// go out in the order the changes happened. Taken before mu.
+	evMu    sync.Mutex
+	started bool // guarded by evMu
+	// devicePoll, when set (tests), replaces the issuer's device poll
+	// interval.
+	devicePoll time.Duration
+	// traceAdopt, when set (tests), hears every change the watcher
+	// classified, after its notifications.
+	traceAdopt func(Verdict)
+
 	mu      sync.Mutex
+	cfg     store.Config  // the configuration in force (policy)
 	rec     *store.Record // the in-memory view; nil when logged out
 	loadErr error         // why the stored record cannot be used
+	// last is what the editor was last told about the stored
+	// credentials; changes found by the watcher are classified against it.
+	last Snapshot
 	// gen counts changes of the in-memory record made by logins and
 	// logouts, so a refresh that started before one does not undo it.
 	gen     uint64
@@ -136,7 +169,7 @@ func New(opts Options) (*Manager, error) {
 			opts.FallbackPort = FallbackCallbackPort
 		}
 	}
-	for _, d := range []*time.Duration{&opts.RefreshWindow, &opts.LoginTimeout, &opts.RefreshTimeout} {
+	for _, d := range []*time.Duration{&opts.RefreshWindow, &opts.LoginTimeout, &opts.RefreshTimeout, &opts.DeviceLimit, &opts.KeyringPoll} {
 		if *d < 0 {
 			return nil, fmt.Errorf("session: negative duration %v", *d)
 		}
@@ -149,6 +182,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.RefreshTimeout == 0 {
 		opts.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if opts.DeviceLimit == 0 {
+		opts.DeviceLimit = DefaultDeviceLimit
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -165,36 +201,50 @@ func New(opts Options) (*Manager, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		opts:   opts,
-		policy: PolicyOf(opts.Config),
+		cfg:    opts.Config,
 		log:    opts.Logger,
 		ctx:    ctx,
 		cancel: cancel,
 	}, nil
 }
 
-// Start loads the stored record into memory. A corrupt record is not an
-// error here: Status reports it as a Problem. Other load errors (store
-// unavailable) are returned, and also reported by Status.
+// Start starts watching the shared credentials and the configuration
+// files (unless DisableWatch), re-reads the configuration, loads the
+// stored record into memory and enforces the managed policy on it (a
+// violation logs out and notifies policyViolation). A corrupt record is
+// not an error here: Status reports it as a Problem. Other load errors
+// (store unavailable) are returned, and also reported by Status.
 func (m *Manager) Start(ctx context.Context) error {
-	if err := m.Reload(ctx); err != nil && !isCorrupt(err) {
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	if m.started {
+		return errors.New("session: Start called twice")
+	}
+	m.started = true
+	if err := m.startWatch(ctx); err != nil {
+		return err
+	}
+	m.reloadConfig()
+	if err := m.adopt(ctx, false, false); err != nil && !isCorrupt(err) {
 		return err
 	}
 	return nil
 }
 
-// Reload re-reads the stored record into memory (without auth.lock). It
-// returns the load error, which Status also reports.
+// Reload re-reads the stored record into memory (without auth.lock) and
+// enforces the policy on it, without notifying a change (the watcher
+// does). It returns the load error, which Status also reports.
 func (m *Manager) Reload(ctx context.Context) error {
-	rec, err := m.opts.Store.Load(ctx)
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	return m.adopt(ctx, false, false)
+}
+
+// policy is the managed policy in force now.
+func (m *Manager) policy() Policy {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err != nil && !isCorrupt(err) && m.rec != nil {
-		// A passing failure (keyring timeout) keeps what we knew.
-		m.log.Warn("reloading credentials failed; keeping the last known record", "err", err)
-		return err
-	}
-	m.rec, m.loadErr = rec, err
-	return err
+	return PolicyOf(m.cfg)
 }
 
 // Close cancels every flow, refresh and background revoke, and waits for
@@ -240,7 +290,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		StoreMode:          string(loc.Mode),
 		StoreLocation:      loc.Where,
 		StoreFallback:      loc.Fallback,
-		Policy:             PolicyOf(m.opts.Config),
+		Policy:             m.policy(),
 	}
 	if !m.opts.Issuer.IsDefault() {
 		st.Issuer = m.opts.Issuer.Base()
@@ -269,6 +319,10 @@ func problemText(err error) string {
 	if errors.As(err, &ce) {
 		return ce.Error()
 	}
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		return pe.Message
+	}
 	if errors.Is(err, store.ErrUnavailable) {
 		return store.ErrUnavailable.Error()
 	}
@@ -283,16 +337,16 @@ func isCorrupt(err error) bool {
 // accountOf is what account/read shows of a supported record.
 func accountOf(rec *store.Record) *Account {
 	if rec.EffectiveMode() == store.AuthModeAPIKey {
-		return &Account{Type: "apiKey", APIKeyHint: maskAPIKey(*rec.APIKey)}
+		return &Account{Type: "apiKey", APIKeyHint: store.MaskAPIKey(*rec.APIKey)}
 	}
 	a := &Account{Type: "chatgpt"}
-	if c, err := parseClaims(rec.Tokens.IDToken); err == nil {
+	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil {
 		a.Email, a.PlanType, a.WorkspaceID = c.Email, c.PlanType, c.AccountID
 	}
 	if a.WorkspaceID == "" && rec.Tokens.AccountID != nil {
 		a.WorkspaceID = *rec.Tokens.AccountID
 	}
-	if exp, ok := tokenExpiry(rec.Tokens.AccessToken); ok {
+	if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
 		a.ExpiresAt = exp
 	}
 	return a
@@ -341,13 +395,26 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	return Token{Type: "chatgpt", AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
 }
 
-// setRecord replaces the in-memory record after a login or logout.
-func (m *Manager) setRecord(rec *store.Record) {
+// commit makes a change of the Manager's own (login, logout): under evMu
+// it runs write (the store write, which may refuse), then replaces the
+// in-memory record with rec, records it as what the editor was told, and
+// sends evs. The watcher, also under evMu, then sees the write as known.
+func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) error {
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	if err := write(); err != nil {
+		return err
+	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.rec, m.loadErr = rec.Clone(), nil
+	m.last = SnapshotOf(rec, nil)
 	m.gen++
 	m.refresh.reset()
+	m.mu.Unlock()
+	for _, ev := range evs {
+		m.opts.Notify(ev)
+	}
+	return nil
 }
 
 // loginRun is the login in flight (at most one).
@@ -385,33 +452,53 @@ func (m *Manager) CancelLogin(ctx context.Context, loginID string) bool {
 // errCanceled ends a flow stopped by CancelLogin, a new login or Close.
 var errCanceled = errors.New("canceled")
 
-// flowContext is the context of a flow started by a request: detached
-// from the request (which ends when the reply is sent) but ended by the
-// Manager's Close and bounded by LoginTimeout.
-func (m *Manager) flowContext(req context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(req))
-	stop := context.AfterFunc(m.ctx, func() { cancel(errCanceled) })
-	tctx, tcancel := context.WithTimeout(ctx, m.opts.LoginTimeout)
-	return tctx, func() {
-		stop()
-		tcancel()
-		cancel(errCanceled)
-	}
+// flowContext is the context of a flow started by a request: derived
+// from the Manager's lifetime, never from the request (which ends when
+// the reply is sent), so Close ends it; bounded by limit.
+func (m *Manager) flowContext(limit time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(m.ctx, limit)
 }
 
 // runLogin runs flow in the background as the one login in flight. The
 // caller holds loginMu and has stopped the previous login. run's error
 // decides LoginCompleted, which is sent exactly once.
 func (m *Manager) runLogin(ctx context.Context, cancel context.CancelFunc, id string, run func(ctx context.Context) error) {
+	m.launchLogin(ctx, m.beginLogin(id, cancel), run)
+}
+
+// beginLogin registers a login as the one in flight, before its flow runs
+// (a device login first waits for its code), so that a new login, a
+// cancel or Close can stop it. The caller holds loginMu, has stopped the
+// previous login and checked that the Manager is not closed. Every
+// beginLogin is followed by launchLogin or abandonLogin.
+func (m *Manager) beginLogin(id string, cancel context.CancelFunc) *loginRun {
 	l := &loginRun{id: id, cancel: cancel, done: make(chan struct{})}
 	m.mu.Lock()
 	m.login = l
 	m.mu.Unlock()
 	m.wg.Add(1)
+	return l
+}
+
+// abandonLogin ends a registered login whose flow never ran; no
+// LoginCompleted is sent (the start itself failed).
+func (m *Manager) abandonLogin(l *loginRun) {
+	m.mu.Lock()
+	if m.login == l {
+		m.login = nil
+	}
+	m.mu.Unlock()
+	l.cancel()
+	close(l.done)
+	m.wg.Done()
+}
+
+// launchLogin runs a registered login's flow in the background.
+func (m *Manager) launchLogin(ctx context.Context, l *loginRun, run func(ctx context.Context) error) {
 	go func() {
 		defer m.wg.Done()
 		defer close(l.done)
-		defer cancel()
+		defer l.cancel()
 		err := run(ctx)
 		m.mu.Lock()
 		if m.login == l {
@@ -421,8 +508,8 @@ func (m *Manager) runLogin(ctx context.Context, cancel context.CancelFunc, id st
 		if err == nil {
 			return // run sent LoginCompleted and Updated itself
 		}
-		m.log.Info("login ended", "loginId", id, "err", err)
-		m.opts.Notify(LoginCompleted{LoginID: id, Error: loginErrorText(ctx, err)})
+		m.log.Info("login ended", "loginId", l.id, "err", err)
+		m.opts.Notify(LoginCompleted{LoginID: l.id, Error: loginErrorText(ctx, err)})
 	}()
 }
 
@@ -438,74 +525,4 @@ func loginErrorText(ctx context.Context, err error) string {
 		return pe.Message
 	}
 	return err.Error()
-}
-
-// parseClaims reads the ID token's claims (no signature check, as Codex).
-func parseClaims(idToken string) (store.Claims, error) { return store.ParseIDToken(idToken) }
-
-// tokenExpiry reads a JWT's exp claim.
-func tokenExpiry(jwt string) (time.Time, bool) { return store.TokenExpiry(jwt) }
-
-// maskAPIKey is Codex's mask: first 8, "***", last 5.
-func maskAPIKey(key string) string { return store.MaskAPIKey(key) }
-
-// deviceCodeLifetime: OpenAI's device codes are polled for 15 minutes.
-const deviceCodeLifetime = 15 * time.Minute
-
-// StartDeviceLogin starts a device-code login (OpenAI's device flow) and
-// returns at once with the code to show; the flow ends with
-// LoginCompleted (and Updated on success). It ends any login in progress.
-func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
-	if err := m.policy.CheckLogin(LoginMethodChatGPT); err != nil {
-		return DeviceLogin{}, err
-	}
-	m.loginMu.Lock()
-	defer m.loginMu.Unlock()
-	m.stopLogin(nil)
-	if err := m.ctx.Err(); err != nil {
-		return DeviceLogin{}, fmt.Errorf("session closed: %w", err)
-	}
-	dc, err := m.opts.Issuer.DeviceStart(ctx)
-	if err != nil {
-		return DeviceLogin{}, err
-	}
-	id := "login-" + randomToken(12)
-	expires := m.opts.Now().Add(deviceCodeLifetime)
-	fctx, cancel := m.flowContext(ctx)
-	m.runLogin(fctx, cancel, id, func(ctx context.Context) error {
-		ts, err := m.pollDevice(ctx, dc)
-		if err != nil {
-			return err
-		}
-		return m.completeChatGPTLogin(ctx, id, ts)
-	})
-	return DeviceLogin{LoginID: id, VerificationURL: dc.VerificationURL, UserCode: dc.UserCode, ExpiresAt: expires}, nil
-}
-
-// pollDevice waits for the user to approve the code, then exchanges it.
-// TODO(device.go): use the device flow's polling loop once it lands.
-func (m *Manager) pollDevice(ctx context.Context, dc DeviceCode) (TokenSet, error) {
-	interval := dc.Interval
-	if interval <= 0 {
-		interval = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, deviceCodeLifetime)
-	defer cancel()
-	for {
-		g, err := m.opts.Issuer.DevicePoll(ctx, dc)
-		switch {
-		case err == nil:
-			return m.opts.Issuer.Exchange(ctx, g.AuthorizationCode, g.CodeVerifier, g.RedirectURI)
-		case errors.Is(err, ErrDevicePending), errors.Is(err, ErrIssuerUnavailable):
-		default:
-			return TokenSet{}, err
-		}
-		t := time.NewTimer(interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return TokenSet{}, ctx.Err()
-		case <-t.C:
-		}
-	}
 }

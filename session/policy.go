@@ -77,7 +77,7 @@ func recordWorkspace(rec *store.Record) string {
 	if rec.Tokens == nil {
 		return ""
 	}
-	if c, err := parseClaims(rec.Tokens.IDToken); err == nil && c.AccountID != "" {
+	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil && c.AccountID != "" {
 		return c.AccountID
 	}
 	if rec.Tokens.AccountID != nil {

@@ -48,7 +48,7 @@ type refreshFlight struct {
 // fresh reports whether tok needs no refresh now: its exp is more than
 // window away, or, without exp, last_refresh is recent.
 func fresh(rec *store.Record, now time.Time, window time.Duration) bool {
-	if exp, ok := tokenExpiry(rec.Tokens.AccessToken); ok {
+	if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
 		return exp.Sub(now) > window
 	}
 	if rec.LastRefresh != nil {
@@ -59,7 +59,7 @@ func fresh(rec *store.Record, now time.Time, window time.Duration) bool {
 
 // unexpired reports whether the access token can still be used at all.
 func unexpired(rec *store.Record, now time.Time) bool {
-	exp, ok := tokenExpiry(rec.Tokens.AccessToken)
+	exp, ok := store.TokenExpiry(rec.Tokens.AccessToken)
 	return ok && now.Before(exp)
 }
 
@@ -181,6 +181,10 @@ func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64
 	permanent := errors.As(err, &ie) && ie.Permanent()
 	var notes []any
 
+	// evMu: the watcher must not classify against a stale last while
+	// this refresh's own write is being adopted.
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
 	m.mu.Lock()
 	delete(m.refresh.flights, rt)
 	switch {
@@ -189,6 +193,11 @@ func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64
 		if m.gen == gen {
 			before := updatedOf(m.rec)
 			m.rec = rec.Clone()
+			if refreshed {
+				// Our own write; a record adopted from another process
+				// is left for the watcher to classify.
+				m.last = SnapshotOf(rec, nil)
+			}
 			if after := updatedOf(m.rec); after != before {
 				notes = append(notes, after)
 			}

@@ -24,10 +24,13 @@ const usage = `usage: codex-auth [--store MODE] COMMAND
 
 commands:
   serve                   run the JSON-RPC sidecar on stdio (editors start it)
+  login                   sign in with ChatGPT in the browser
+  login --device-auth     sign in with ChatGPT using a device code
   login --with-api-key    save an API key read from stdin
   login status [--json]   show the stored credentials
   logout                  remove the stored credentials from every store
   version                 print the version
+  dev issuer [flags]      run the local issuer (docs/local-issuer.md)
 
 --store MODE overrides cli_auth_credentials_store (file, keyring, auto, ephemeral).
 `
@@ -74,7 +77,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			rest = append([]string{"--store", *storeMode}, rest...)
 		}
 		if cmd == "serve" {
-			return runServe(ctx, rest, stdin, stdout, stderr)
+			return serve(ctx, rest, stdin, stdout, stderr, getenv)
 		}
 		return runDev(ctx, rest, stdin, stdout, stderr)
 	case "login":
@@ -154,6 +157,9 @@ func (e *env) login(ctx context.Context, args []string) int {
 	fs.SetOutput(io.Discard)
 	withAPIKey := fs.Bool("with-api-key", false, "read an API key from stdin")
 	deviceAuth := fs.Bool("device-auth", false, "sign in with a device code")
+	f := e.flags()
+	fs.StringVar(&f.issuer, "issuer", "", "issuer base URL")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id")
 	if err := fs.Parse(args); err != nil {
 		return fail(e.stderr, 2, "login: %v", err)
 	}
@@ -164,9 +170,9 @@ func (e *env) login(ctx context.Context, args []string) int {
 	case *withAPIKey && *deviceAuth:
 		return fail(e.stderr, 2, "login: --with-api-key and --device-auth cannot be used together")
 	case *deviceAuth:
-		return fail(e.stderr, 1, "device-code login is not yet supported; use `codex-auth login --with-api-key` for now")
+		return e.loginDevice(ctx, f)
 	case !*withAPIKey:
-		return fail(e.stderr, 1, "browser login is not yet supported; use `codex-auth login --with-api-key` for now")
+		return e.loginBrowser(ctx, f)
 	}
 	return e.loginAPIKey(ctx)
 }
@@ -211,15 +217,31 @@ func (e *env) loginAPIKey(ctx context.Context) int {
 
 // logout is `logout`: every store, idempotent, Codex's words.
 func (e *env) logout(ctx context.Context, args []string) int {
-	if len(args) > 0 {
-		return fail(e.stderr, 2, "logout: unexpected argument %q", args[0])
+	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f := e.flags()
+	fs.StringVar(&f.issuer, "issuer", "", "issuer base URL")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id")
+	if err := fs.Parse(args); err != nil {
+		return fail(e.stderr, 2, "logout: %v", err)
 	}
-	s, _, ok := e.open()
-	if !ok {
+	if fs.NArg() > 0 {
+		return fail(e.stderr, 2, "logout: unexpected argument %q", fs.Arg(0))
+	}
+	st, err := buildStack(f, e.getenv, e.logger(), hooks{noWatch: true})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error loading configuration: %v\n", err)
 		return 1
 	}
-	existed, err := s.Delete(ctx)
-	if err != nil {
+	defer st.close()
+	if err := st.manager.Start(ctx); err != nil {
+		e.logger().Debug("loading credentials before logout", "err", err)
+	}
+	// What is there decides Codex's words; a corrupt file counts.
+	rec, lerr := st.store.Load(ctx)
+	existed := rec != nil || errors.As(lerr, new(*store.CorruptError))
+	// Delete every store, then revoke at the issuer, waiting up to 5 s.
+	if _, err := st.manager.LogoutAndRevoke(ctx); err != nil {
 		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
 		return 1
 	}

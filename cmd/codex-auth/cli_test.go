@@ -209,8 +209,7 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown command", []string{"frobnicate"}, 2, `codex-auth: unknown command "frobnicate"`},
 		{"bad store", []string{"--store", "vault", "logout"}, 2, "codex-auth: --store: unknown credentials store"},
-		{"browser login", []string{"login"}, 1, "codex-auth: browser login is not yet supported"},
-		{"device login", []string{"login", "--device-auth"}, 1, "codex-auth: device-code login is not yet supported"},
+		{"two login kinds", []string{"login", "--device-auth", "--with-api-key"}, 2, "codex-auth: login: --with-api-key and --device-auth cannot be used together"},
 		{"missing home", []string{"--store", "file", "login", "status"}, 1, "Error loading configuration: CODEX_HOME points to"},
 	}
 	for _, tt := range tests {

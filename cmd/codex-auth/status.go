@@ -11,6 +11,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/codex-auth/codex-auth/session"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -44,11 +45,14 @@ func (e *env) status(ctx context.Context, args []string) int {
 	if fs.NArg() > 0 {
 		return fail(e.stderr, 2, "login status: unexpected argument %q", fs.Arg(0))
 	}
-	s, _, ok := e.open()
+	s, cfg, ok := e.open()
 	if !ok {
 		return 1
 	}
 	rec, err := s.Load(ctx)
+	if code, violated := e.enforcePolicy(ctx, s, cfg, rec); violated {
+		return code
+	}
 	st, lines, code := describe(rec, err)
 	loc := s.Location()
 	st.Store, st.Location, st.Fallback = loc.Mode, loc.Where, loc.Fallback
@@ -65,6 +69,21 @@ func (e *env) status(ctx context.Context, args []string) int {
 		fmt.Fprintln(e.stderr, l)
 	}
 	return code
+}
+
+// enforcePolicy is what Codex does at start: stored credentials that the
+// managed policy forbids are logged out of every store, Codex's message is
+// printed, and the command exits 1.
+func (e *env) enforcePolicy(ctx context.Context, s *store.Store, cfg store.Config, rec *store.Record) (int, bool) {
+	perr := session.PolicyOf(cfg).CheckRecord(rec)
+	if perr == nil {
+		return 0, false
+	}
+	fmt.Fprintf(e.stderr, "%v Logging out.\n", perr)
+	if _, err := s.Delete(ctx); err != nil {
+		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
+	}
+	return 1, true
 }
 
 // describe turns what Load returned into the status, Codex's lines and the

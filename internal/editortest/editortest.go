@@ -226,18 +226,18 @@ func (e *Editor) WaitFor(ctx context.Context, method string, pred func(params js
 }
 
 // WaitMessage waits for any message from the server satisfying pred,
-// among all received so far or later.
+// among all received so far or later. pred may call the Editor's methods.
 func (e *Editor) WaitMessage(ctx context.Context, pred func(Message) bool) (Message, error) {
 	for {
 		e.mu.Lock()
-		for _, m := range e.msgs {
+		msgs, changed, readErr := e.msgs, e.changed, e.readErr
+		e.mu.Unlock()
+		// pred runs without the lock: it may call the Editor's methods.
+		for _, m := range msgs {
 			if pred(m) {
-				e.mu.Unlock()
 				return m, nil
 			}
 		}
-		changed, readErr := e.changed, e.readErr
-		e.mu.Unlock()
 		if readErr != nil {
 			return Message{}, fmt.Errorf("%w (%v)", ErrEnded, readErr)
 		}

@@ -142,16 +142,20 @@ func (s *Server) decideDevice(userCode string, approve bool) error {
 		s.mu.Unlock()
 		return nil
 	}
-	d.state = deviceApproved
-	d.verifier = randomToken("") + randomToken("") // 52 characters
+	// Make the code first and publish it with the approval in one locked
+	// step, so a poll never sees "approved" without a code to redeem.
+	verifier := randomToken("") + randomToken("") // 52 characters
 	user := s.currentUserLocked()
-	s.stats.DeviceApprovals++
 	s.mu.Unlock()
-	sum := sha256.Sum256([]byte(d.verifier))
+	sum := sha256.Sum256([]byte(verifier))
 	code := s.issueCode(d.issuer+"/deviceauth/callback", b64.EncodeToString(sum[:]), user)
 	s.mu.Lock()
-	d.code = code
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if d.state != devicePending {
+		return ErrDeviceDecided
+	}
+	d.state, d.verifier, d.code = deviceApproved, verifier, code
+	s.stats.DeviceApprovals++
 	return nil
 }
 

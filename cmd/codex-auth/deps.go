@@ -1,0 +1,199 @@
+// deps.go: building the real dependencies (store, HTTP client, issuer,
+// session manager) from flags, environment and configuration.
+
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/codex-auth/codex-auth/internal/httpclient"
+	"github.com/codex-auth/codex-auth/session"
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// Environment variables codex-auth reads besides Codex's own.
+const (
+	envIssuer          = "CODEX_AUTH_ISSUER"
+	envClientID        = "CODEX_AUTH_CLIENT_ID"
+	envSystemConfigDir = "CODEX_AUTH_SYSTEM_CONFIG_DIR"
+	envCallbackPort    = "CODEX_AUTH_CALLBACK_PORT"
+	envRefreshWindow   = "CODEX_AUTH_REFRESH_WINDOW"
+	envHTTPTimeout     = "CODEX_AUTH_HTTP_TIMEOUT"
+	envWatchPoll       = "CODEX_AUTH_KEYRING_POLL"
+)
+
+// stackFlags are the flags every command that talks to the issuer takes.
+type stackFlags struct {
+	store    string
+	issuer   string
+	clientID string
+	logLevel string
+	logFile  string
+}
+
+func (f *stackFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.store, "store", "", "credentials store: file, keyring, auto or ephemeral (overrides cli_auth_credentials_store)")
+	fs.StringVar(&f.issuer, "issuer", "", "issuer base URL (overrides "+envIssuer+" and [codex_auth] issuer)")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id (overrides "+envClientID+" and [codex_auth] client_id)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of stderr")
+}
+
+// logger builds the slog logger (stderr unless --log-file). Logs never
+// hold secrets; the file is created 0600.
+func (f *stackFlags) logger(stderr io.Writer) (*slog.Logger, func(), error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, nil, fmt.Errorf("--log-level: %w", err)
+	}
+	w, closeFn := stderr, func() {}
+	if f.logFile != "" {
+		file, err := os.OpenFile(f.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		w, closeFn = file, func() { file.Close() }
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
+}
+
+// hooks are the late-bound callbacks the Manager calls.
+type hooks struct {
+	notify  func(ev any)
+	openURL func(ctx context.Context, url string) (bool, error)
+	// headless reports that no browser can be shown (nil: detect).
+	headless func() bool
+	// noWatch: a one-shot command needs no watcher.
+	noWatch bool
+}
+
+// stack is a built set of dependencies.
+type stack struct {
+	home    store.Home
+	config  store.Config
+	store   *store.Store
+	http    *httpclient.Client
+	issuer  *session.OpenAIIssuer
+	manager *session.Manager
+}
+
+// close stops the manager's flows and background work.
+func (s *stack) close() {
+	if s.manager != nil {
+		s.manager.Close()
+	}
+	if s.http != nil {
+		s.http.CloseIdleConnections()
+	}
+}
+
+// buildStack resolves CODEX_HOME and the configuration, opens the store
+// and builds the HTTP client, the issuer and the session manager.
+func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h hooks) (*stack, error) {
+	home, err := store.ResolveHome(getenv)
+	if err != nil {
+		return nil, err
+	}
+	systemDir := getenv(envSystemConfigDir)
+	cfg, err := store.LoadConfig(home, systemDir)
+	if err != nil {
+		return nil, err
+	}
+	mode := cfg.CredentialsStore
+	if f.store != "" {
+		if mode, err = store.ParseMode(f.store); err != nil {
+			return nil, fmt.Errorf("--store: %w", err)
+		}
+	}
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := durationEnv(getenv, envHTTPTimeout, 0)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := httpclient.New(httpclient.Options{Timeout: timeout, Getenv: getenv, UserAgent: "codex-auth/" + versionString()})
+	if err != nil {
+		return nil, err
+	}
+	iss, err := session.NewOpenAIIssuer(session.OpenAIConfig{
+		Issuer:   first(f.issuer, getenv(envIssuer), cfg.Issuer),
+		ClientID: first(f.clientID, getenv(envClientID), cfg.ClientID),
+		HTTP:     hc.HTTP(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	port := 0
+	if v := getenv(envCallbackPort); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("%s=%q: want a port number (0 for any free port)", envCallbackPort, v)
+		}
+		port = p
+		if p == 0 {
+			port = session.AnyCallbackPort
+		}
+	}
+	window, err := durationEnv(getenv, envRefreshWindow, 0)
+	if err != nil {
+		return nil, err
+	}
+	poll, err := durationEnv(getenv, envWatchPoll, 0)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := session.New(session.Options{
+		Store:         st,
+		Config:        cfg,
+		ConfigReload:  func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
+		ConfigFiles:   store.ConfigPaths(home, systemDir),
+		KeyringPoll:   poll,
+		DisableWatch:  h.noWatch,
+		Issuer:        iss,
+		Notify:        h.notify,
+		OpenURL:       h.openURL,
+		Headless:      h.headless,
+		CallbackPort:  port,
+		RefreshWindow: window,
+		Logger:        logger,
+		SetUserAgent:  hc.SetUserAgent,
+		Version:       versionString(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, manager: mgr}, nil
+}
+
+// durationEnv parses a Go duration ("4s") from the environment.
+func durationEnv(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s=%q: want a duration such as 30s", name, v)
+	}
+	return d, nil
+}
+
+// first returns the first non-empty string.
+func first(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,214 @@
+// login_test.go: device-code login, logout with revoke, policy at start,
+// and issuer configuration precedence, through the CLI in process against
+// the local issuer.
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/google/go-cmp/cmp"
+)
+
+// startIssuer runs the local issuer in process for one test.
+func startIssuer(t *testing.T, cfg issuer.Config) (*issuer.Server, string) {
+	t.Helper()
+	srv, err := issuer.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv, base
+}
+
+// lineWriter hands each complete line written to it to a channel.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	all   bytes.Buffer
+	lines chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.all.Write(p)
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			return len(p), nil
+		}
+		select {
+		case w.lines <- strings.TrimRight(line, "\n"):
+		default:
+		}
+	}
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
+}
+
+func TestDeviceLoginAndLogoutCLI(t *testing.T) {
+	iss, base := startIssuer(t, issuer.Config{
+		Users:          []issuer.User{{Email: "ada@example.com", PlanType: "pro", WorkspaceID: "ws-1"}},
+		DeviceInterval: time.Second,
+	})
+	home := tempHome(t)
+	env := map[string]string{"CODEX_HOME": home, "HOME": home, "CODEX_AUTH_ISSUER": base,
+		"CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
+	getenv := func(k string) string { return env[k] }
+
+	stderr := &lineWriter{lines: make(chan string, 64)}
+	done := make(chan int, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	go func() {
+		done <- run(ctx, []string{"login", "--device-auth"}, strings.NewReader(""), io.Discard, stderr, getenv)
+	}()
+	// The code is printed indented on the line after "2. Enter this...".
+	codeRE := regexp.MustCompile(`^\s+([A-Z0-9]{4,}-?[A-Z0-9]{2,})\s*$`)
+	var code string
+	for code == "" {
+		select {
+		case l := <-stderr.lines:
+			if m := codeRE.FindStringSubmatch(l); m != nil {
+				code = m[1]
+			}
+		case c := <-done:
+			t.Fatalf("login exited %d before printing a code:\n%s", c, stderr)
+		case <-ctx.Done():
+			t.Fatalf("no user code printed:\n%s", stderr)
+		}
+	}
+	if !strings.Contains(stderr.String(), base+"/codex/device") {
+		t.Errorf("the verification URL is not printed:\n%s", stderr)
+	}
+	if !strings.Contains(stderr.String(), "phishing") {
+		t.Errorf("no phishing warning:\n%s", stderr)
+	}
+	if err := iss.ApproveDevice(code); err != nil {
+		t.Fatalf("approving %q: %v", code, err)
+	}
+	select {
+	case c := <-done:
+		if c != 0 {
+			t.Fatalf("login --device-auth exited %d:\n%s", c, stderr)
+		}
+	case <-ctx.Done():
+		t.Fatal("login --device-auth did not finish after approval")
+	}
+
+	got, _ := ours(t, home, "", "login", "status")
+	want := result{Lines: []string{"Logged in using ChatGPT"}, Code: 0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("login status after device login (-want +got):\n%s", diff)
+	}
+	// The real Codex CLI sees the same login.
+	if diff := cmp.Diff(want, theirs(t, home, "", "login", "status")); diff != "" {
+		t.Errorf("codex login status after our device login (-want +got):\n%s", diff)
+	}
+
+	revokedBefore := iss.Stats().Revocations
+	var out, errb bytes.Buffer
+	if c := run(ctx, []string{"logout"}, strings.NewReader(""), &out, &errb, getenv); c != 0 {
+		t.Fatalf("logout exited %d: %s", c, errb.String())
+	}
+	if diff := cmp.Diff([]string{"Successfully logged out"}, lines(errb.String())); diff != "" {
+		t.Errorf("logout (-want +got):\n%s", diff)
+	}
+	if got := iss.Stats().Revocations; got <= revokedBefore {
+		t.Errorf("issuer revocations = %d after logout, want more than %d", got, revokedBefore)
+	}
+	if _, err := os.Stat(filepath.Join(home, "auth.json")); !os.IsNotExist(err) {
+		t.Errorf("auth.json after logout: %v", err)
+	}
+}
+
+func TestDeviceLoginDisabledCLI(t *testing.T) {
+	_, base := startIssuer(t, issuer.Config{DeviceDisabled: true})
+	home := tempHome(t)
+	env := map[string]string{"CODEX_HOME": home, "HOME": home, "CODEX_AUTH_ISSUER": base,
+		"CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
+	var errb bytes.Buffer
+	c := run(t.Context(), []string{"login", "--device-auth"}, strings.NewReader(""), io.Discard, &errb, func(k string) string { return env[k] })
+	if c != 1 || !strings.Contains(errb.String(), "device code login is not enabled") {
+		t.Errorf("exit %d, stderr %q; want 1 and the not-enabled message", c, errb.String())
+	}
+}
+
+func TestPolicyViolationAtStatus(t *testing.T) {
+	home := tempHome(t)
+	if got, _ := ours(t, home, "sk-policy-0123456789abcdef\n", "login", "--with-api-key"); got.Code != 0 {
+		t.Fatalf("login: %+v", got)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("forced_login_method = \"chatgpt\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := ours(t, home, "", "login", "status")
+	want := result{Lines: []string{"API key login is disabled. Use ChatGPT login instead. Logging out."}, Code: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("login status under a violated policy (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(home, "auth.json")); !os.IsNotExist(err) {
+		t.Errorf("auth.json still there after a policy violation: %v", err)
+	}
+}
+
+func TestIssuerPrecedence(t *testing.T) {
+	home := tempHome(t)
+	if err := os.WriteFile(filepath.Join(home, "config.toml"),
+		[]byte("[codex_auth]\nissuer = \"http://127.0.0.1:1001\"\nclient_id = \"from-config\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		flags    stackFlags
+		env      map[string]string
+		wantBase string
+	}{
+		{"config", stackFlags{}, nil, "http://127.0.0.1:1001"},
+		{"env over config", stackFlags{}, map[string]string{envIssuer: "http://127.0.0.1:1002"}, "http://127.0.0.1:1002"},
+		{"flag over env", stackFlags{issuer: "http://127.0.0.1:1003"}, map[string]string{envIssuer: "http://127.0.0.1:1002"}, "http://127.0.0.1:1003"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"CODEX_HOME": home, "HOME": home, "CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			tc.flags.logLevel = "error"
+			st, err := buildStack(tc.flags, func(k string) string { return env[k] }, discardLogger(), hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.close()
+			if got := st.issuer.Base(); got != tc.wantBase {
+				t.Errorf("issuer = %q, want %q", got, tc.wantBase)
+			}
+			if st.issuer.IsDefault() {
+				t.Error("IsDefault() = true for a configured issuer")
+			}
+		})
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

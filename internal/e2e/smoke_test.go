@@ -1,0 +1,203 @@
+// smoke_test.go: the real binary through a whole session; no secret
+// leaks to stdout (but account/token), stderr or the log file; clean exits.
+
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
+	"github.com/codex-auth/codex-auth/internal/issuer"
+)
+
+func TestSmokeSessionLeaksNoSecret(t *testing.T) {
+	ctx := testCtx(t, 2*waitLimit)
+	iss := startIssuer(t, issuer.Config{Users: []issuer.User{{Email: "ada@example.com", PlanType: "pro"}}})
+	home := t.TempDir()
+	logFile := filepath.Join(t.TempDir(), "sidecar.log")
+	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()), "--log-file", logFile, "--log-level", "debug")
+
+	var tokenIDs []json.RawMessage // replies allowed to hold a secret
+	callToken := func(params any) token {
+		t.Helper()
+		id, err := p.Send("account/token", params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokenIDs = append(tokenIDs, id)
+		var tok token
+		if err := p.Reply(ctx, id, &tok); err != nil {
+			t.Fatalf("account/token: %v", err)
+		}
+		return tok
+	}
+	var secrets []string
+	collect := func() {
+		t.Helper()
+		a, err := e2eutil.ReadAuth(home)
+		if err != nil {
+			t.Fatalf("reading the auth.json the sidecar wrote: %v", err)
+		}
+		secrets = append(secrets, a.Secrets()...)
+	}
+
+	var read account
+	if err := p.Call(ctx, "account/read", nil, &read); err != nil {
+		t.Fatal(err)
+	}
+	if read.Account != nil {
+		t.Fatalf("account/read in an empty home: account %+v, want null", *read.Account)
+	}
+
+	// An API key.
+	key := "sk-e2e-" + randomHex(16)
+	secrets = append(secrets, key)
+	if err := p.Call(ctx, "account/login/start", map[string]string{"type": "apiKey", "apiKey": key}, nil); err != nil {
+		t.Fatalf("account/login/start apiKey: %v", err)
+	}
+	if err := p.Call(ctx, "account/read", nil, &read); err != nil {
+		t.Fatal(err)
+	}
+	if read.Account == nil || read.Account.Type != "apiKey" || read.Account.APIKeyHint != key[:8]+"***"+key[len(key)-5:] {
+		t.Errorf("account/read after an API-key login: %+v, want apiKey with hint %s***%s", read.Account, key[:8], key[len(key)-5:])
+	}
+	if tok := callToken(nil); tok.Type != "apiKey" || tok.APIKey != key {
+		t.Errorf("account/token after an API-key login: type %q, key matches %v; want apiKey and the key", tok.Type, tok.APIKey == key)
+	}
+	collect()
+
+	// The browser login.
+	if err := e2eutil.LoginChatGPT(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	collect()
+	a, err := e2eutil.ReadAuth(home)
+	if err != nil || a.Tokens == nil {
+		t.Fatalf("auth.json after the browser login: %+v, %v; want tokens", a, err)
+	}
+	if tok := callToken(nil); tok.Type != "chatgpt" || tok.AccessToken != a.Tokens.AccessToken {
+		t.Errorf("account/token after the browser login: type %q, same access token as auth.json %v; want chatgpt, true", tok.Type, tok.AccessToken == a.Tokens.AccessToken)
+	}
+	before := iss.Stats().Refreshes
+	tok := callToken(map[string]bool{"refresh": true})
+	collect()
+	if got := iss.Stats().Refreshes - before; got != 1 {
+		t.Errorf("account/token {refresh:true} made %d refreshes, want 1", got)
+	}
+	if tok.AccessToken == a.Tokens.AccessToken {
+		t.Errorf("account/token {refresh:true} returned the old access token")
+	}
+	if err := p.Call(ctx, "account/read", nil, &read); err != nil {
+		t.Fatal(err)
+	}
+	if read.Account == nil || read.Account.Type != "chatgpt" || read.Account.Email != "ada@example.com" || read.Account.PlanType != "pro" {
+		t.Errorf("account/read after the browser login: %+v, want chatgpt ada@example.com pro", read.Account)
+	}
+
+	mark := p.Len()
+	if err := p.Call(ctx, "account/logout", nil, nil); err != nil {
+		t.Fatalf("account/logout: %v", err)
+	}
+	if _, err := p.WaitNotification(ctx, mark, "account/updated", func(raw json.RawMessage) bool {
+		var u updated
+		return json.Unmarshal(raw, &u) == nil && u.AuthMode == nil
+	}); err != nil {
+		t.Error(err)
+	}
+	if _, err := e2eutil.ReadAuth(home); !errors.Is(err, e2eutil.ErrNoAuth) {
+		t.Errorf("auth.json after account/logout: %v, want it gone", err)
+	}
+
+	// End of input: a clean exit.
+	if err := p.CloseStdin(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(ctx); err != nil || code != 0 {
+		t.Errorf("after end of input: exit code %d, %v; want 0", code, err)
+	}
+
+	// Now the leak check, over everything the process wrote.
+	isTokenReply := func(m e2eutil.Msg) bool {
+		for _, id := range tokenIDs {
+			if m.Method == "" && bytes.Equal(m.ID, id) {
+				return true
+			}
+		}
+		return false
+	}
+	secrets = dedupe(secrets)
+	if len(secrets) < 5 { // the key, id/access/refresh tokens, the refreshed ones
+		t.Fatalf("collected only %d secrets from auth.json: the check would prove little", len(secrets))
+	}
+	for i, m := range p.Messages() {
+		if isTokenReply(m) {
+			continue
+		}
+		for j, s := range secrets {
+			if bytes.Contains(m.Raw, []byte(s)) {
+				t.Errorf("stdout frame %d (method %q) holds secret #%d", i, m.Method, j)
+			}
+		}
+	}
+	logData, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logData) == 0 {
+		t.Error("the debug log file is empty: the leak check on it would prove nothing")
+	}
+	for name, out := range map[string]string{"stderr": p.Stderr(), "log file": string(logData)} {
+		for n, line := range strings.Split(out, "\n") {
+			for j, s := range secrets {
+				if strings.Contains(line, s) {
+					t.Errorf("%s line %d holds secret #%d", name, n+1, j)
+				}
+			}
+		}
+	}
+}
+
+func TestSIGTERMExitsCleanly(t *testing.T) {
+	ctx := testCtx(t, waitLimit)
+	iss := startIssuer(t, issuer.Config{})
+	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(t.TempDir(), iss.BaseURL()))
+	if err := p.Call(ctx, "account/read", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, err := p.Wait(ctx)
+	if diff := cmp.Diff(0, code); err != nil || diff != "" {
+		t.Errorf("exit after SIGTERM: %v, code (-want +got):\n%s", err, diff)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func dedupe(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+// flood_test.go: 10,000 requests while the client reads no reply: bounded reading, then every reply.
+
+package rpc_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+
+	"github.com/codex-auth/codex-auth/internal/editortest"
+	"github.com/codex-auth/codex-auth/rpc"
+)
+
+// countingReader counts the bytes the server has taken from its input.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func TestFloodBoundedMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			requests    = 10000
+			maxInFlight = 8
+		)
+		srv, err := rpc.NewServer(rpc.Options{Service: newFakeService(), Name: "codex-auth", MaxInFlight: maxInFlight})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inR, inW := io.Pipe()
+		outR, outW := io.Pipe()
+		in := &countingReader{r: inR}
+		code := make(chan int, 1)
+		go func() { code <- srv.Run(context.Background(), in, outW) }()
+		out := bufio.NewReader(outR)
+		if _, err := inW.Write([]byte(frame(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := editortest.ReadFrame(out); err != nil {
+			t.Fatal(err)
+		}
+		baseRead := in.n.Load()
+		baseGoroutines := runtime.NumGoroutine()
+
+		var sent atomic.Int64
+		frameLen := len(frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"account/read"}`, requests)))
+		go func() {
+			for i := 1; i <= requests; i++ {
+				f := frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"account/read"}`, i))
+				if _, err := inW.Write([]byte(f)); err != nil {
+					return
+				}
+				sent.Add(1)
+			}
+		}()
+		synctest.Wait() // everyone is blocked: nobody reads the replies
+
+		read := in.n.Load() - baseRead
+		// The read buffer, the handlers in flight, the one waiting for a
+		// slot: never the whole flood.
+		if limit := int64(4096 + (maxInFlight+4)*frameLen); read > limit {
+			t.Errorf("server read %d bytes while no reply was read; want at most %d", read, limit)
+		}
+		if s := sent.Load(); s >= requests {
+			t.Errorf("all %d requests were taken while no reply was read", s)
+		}
+		if g := runtime.NumGoroutine() - baseGoroutines; g > maxInFlight+4 {
+			t.Errorf("%d more goroutines under the flood; want at most %d", g, maxInFlight+4)
+		}
+
+		// Reading the replies drains the flood: every request is answered.
+		for i := 0; i < requests; i++ {
+			if _, err := editortest.ReadFrame(out); err != nil {
+				t.Fatalf("reply %d: %v", i, err)
+			}
+		}
+		if err := inW.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-code; got != 0 {
+			t.Errorf("exit code: got %d, want 0", got)
+		}
+	})
+}

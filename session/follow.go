@@ -1,0 +1,208 @@
+// follow.go: following changes made elsewhere (other processes, config files): watching, classifying, notifying, and enforcing managed policy.
+
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// policyLogoutSuffix ends the policyViolation message: the credentials
+// are removed.
+const policyLogoutSuffix = " Logging out."
+
+// startWatch starts the Watcher on the store's home, the config files and
+// (keyring and auto modes) the keyring entry, and waits until it is
+// ready, so that a change after this returns is reported. The caller
+// holds evMu. A watcher that cannot start is logged, not fatal: the
+// sidecar still serves, it only misses changes made elsewhere.
+func (m *Manager) startWatch(ctx context.Context) error {
+	if m.opts.DisableWatch {
+		return nil
+	}
+	wo := WatchOptions{
+		Files:        m.opts.ConfigFiles,
+		PollInterval: m.opts.KeyringPoll,
+		OnChange:     m.onChange,
+		Logger:       m.log,
+	}
+	mode := m.opts.Store.Location().Mode
+	if f := m.opts.Store.AuthFile(); f != "" && mode != store.ModeEphemeral {
+		// Watched in keyring mode too: auto falls back to the file.
+		wo.Dir = filepath.Dir(f)
+	}
+	if mode == store.ModeKeyring || mode == store.ModeAuto {
+		wo.Poll = m.pollKeyring
+	}
+	if wo.Dir == "" && len(wo.Files) == 0 && wo.Poll == nil {
+		return nil
+	}
+	w, err := NewWatcher(wo)
+	if err != nil {
+		m.log.Warn("not watching for changes made elsewhere", "err", err)
+		return nil
+	}
+	ended := make(chan error, 1)
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		ended <- w.Run(m.ctx)
+	}()
+	select {
+	case <-w.Ready():
+	case err := <-ended:
+		if err != nil {
+			m.log.Warn("not watching for changes made elsewhere", "err", err)
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// pollKeyring is the watcher's keyring poll: the stored record as bytes
+// (only hashed, never kept). A corrupt entry is a value of its own, so
+// that corruption is noticed; an unavailable store is an error (skipped).
+func (m *Manager) pollKeyring(ctx context.Context) ([]byte, error) {
+	rec, err := m.opts.Store.Load(ctx)
+	var ce *store.CorruptError
+	switch {
+	case errors.As(err, &ce):
+		return []byte("corrupt: " + ce.Error()), nil
+	case err != nil:
+		return nil, err
+	case rec == nil:
+		return nil, nil
+	}
+	return rec.MarshalCompact()
+}
+
+// onChange is the watcher's OnChange: re-read what changed and tell the
+// editor what it means.
+func (m *Manager) onChange(c Change) {
+	ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
+	defer cancel()
+	m.evMu.Lock()
+	defer m.evMu.Unlock()
+	policyChanged := c.Config && m.reloadConfig()
+	if !c.Auth && !policyChanged {
+		return
+	}
+	if err := m.adopt(ctx, true, policyChanged); err != nil && !isCorrupt(err) {
+		m.log.Warn("re-reading the credentials after a change failed", "err", err)
+	}
+}
+
+// reloadConfig re-reads the configuration layers, if Options.ConfigReload
+// is set, and reports whether the policy in force changed. A config that
+// cannot be read (a file being edited, a syntax error) keeps the policy
+// in force. The caller holds evMu.
+func (m *Manager) reloadConfig() bool {
+	if m.opts.ConfigReload == nil {
+		return false
+	}
+	cfg, err := m.opts.ConfigReload()
+	if err != nil {
+		m.log.Warn("reading the configuration failed; the policy in force stays", "err", err)
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	before := PolicyOf(m.cfg)
+	m.cfg = cfg
+	after := PolicyOf(cfg)
+	if before.ForcedLoginMethod == after.ForcedLoginMethod && slices.Equal(before.ForcedWorkspaceIDs, after.ForcedWorkspaceIDs) {
+		return false
+	}
+	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs)
+	return true
+}
+
+// adopt loads the stored record, enforces the policy on it, and makes it
+// the in-memory view. With notify, the change from what the editor was
+// last told is classified and notified (SessionInvalidated, then Updated;
+// Updated also when policyChanged, so the editor re-reads the policy).
+// A policy violation is always notified. It returns the load error: a
+// *store.CorruptError is adopted (Status reports it), any other error
+// keeps the record known before. The caller holds evMu.
+func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
+	rec, err := m.opts.Store.Load(ctx)
+	next := SnapshotOf(rec, err)
+	if next.State == SnapUnavailable {
+		m.mu.Lock()
+		if m.rec == nil {
+			// Nothing known to keep: Status reports why.
+			m.loadErr = err
+		}
+		m.mu.Unlock()
+		m.log.Warn("the credentials could not be read; keeping the last known state", "err", err)
+		return err
+	}
+	if err == nil {
+		var pe *PolicyError
+		if perr := m.policy().CheckRecord(rec); errors.As(perr, &pe) {
+			m.violation(ctx, pe)
+			return nil
+		}
+	}
+
+	m.mu.Lock()
+	prev := m.last
+	v := Classify(prev, next)
+	m.rec, m.loadErr = rec, err
+	if prev.State != next.State || prev.Identity != next.Identity {
+		// Another login, a logout or a corruption: a refresh in flight
+		// must not bring the old credentials back, and a dead refresh
+		// token is forgotten.
+		m.gen++
+		m.refresh.reset()
+	}
+	m.last = next
+	m.mu.Unlock()
+
+	if v.Refreshed {
+		m.log.Debug("adopted tokens refreshed by another process")
+	}
+	if !notify {
+		return err
+	}
+	if v.Invalidation != "" {
+		m.log.Info("session invalidated elsewhere", "reason", v.Invalidation)
+		m.opts.Notify(SessionInvalidated{Reason: v.Invalidation, Message: v.Message})
+	}
+	if v.Changed || policyChanged {
+		m.opts.Notify(updatedOf(rec))
+	}
+	if m.traceAdopt != nil {
+		m.traceAdopt(v)
+	}
+	return err
+}
+
+// violation logs out stored credentials the policy forbids, in every
+// store, and notifies policyViolation (Codex's message) and Updated. If
+// the record cannot be deleted, it is still never served: the policy
+// error stands in for it until the next change. The caller holds evMu.
+func (m *Manager) violation(ctx context.Context, pe *PolicyError) {
+	m.log.Warn("the stored credentials violate the managed policy; logging out", "reason", pe.Message)
+	_, derr := m.opts.Store.Delete(ctx)
+	if derr != nil {
+		m.log.Error("could not delete the credentials the policy forbids", "err", derr)
+	}
+	m.mu.Lock()
+	m.rec, m.loadErr = nil, nil
+	if derr != nil {
+		m.loadErr = fmt.Errorf("%w", pe)
+	}
+	m.last = Snapshot{State: SnapLoggedOut}
+	m.gen++
+	m.refresh.reset()
+	m.mu.Unlock()
+	m.opts.Notify(SessionInvalidated{Reason: ReasonPolicyViolation, Message: pe.Message + policyLogoutSuffix})
+	m.opts.Notify(Updated{})
+}
