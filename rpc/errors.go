@@ -123,6 +123,8 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeSessionExpired, "%s", session.ErrSessionExpired.Error())
 	case errors.Is(err, session.ErrIssuerUnavailable):
 		return newError(CodeIssuerUnavailable, "%s; try again later", session.ErrIssuerUnavailable.Error())
+	case errors.Is(err, session.ErrInvalidResponse):
+		return newError(CodeIssuerUnavailable, "the sign-in server sent an invalid response; try again later")
 	case errors.As(err, &issuer):
 		if issuer.Permanent() {
 			return newError(CodeSessionExpired, "%s", session.ErrSessionExpired.Error())
@@ -131,7 +133,7 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 	case errors.As(err, &corrupt):
 		return newError(CodeCredentialsCorrupt, "%s", corrupt.Error())
 	case errors.Is(err, store.ErrTooLarge):
-		return newError(CodeStoreUnavailable, "the credentials are too large for the keyring; use the file store")
+		return newError(CodeStoreUnavailable, "the credentials are too large for the keyring; set cli_auth_credentials_store = \"auto\" to fall back to the file")
 	case errors.Is(err, store.ErrUnavailable):
 		return newError(CodeStoreUnavailable, "the credential store is unavailable (keyring locked or absent, or the file cannot be used)")
 	case errors.Is(err, session.ErrUnsupportedRecord):

@@ -141,8 +141,37 @@ func (s *Server) Run(ctx context.Context, in io.Reader, out io.Writer) (exitCode
 // loop reads and dispatches until exit, end of input or ctx done.
 func (s *Server) loop(ctx context.Context, st *Stream) int {
 	sem := make(chan struct{}, s.maxInFlight)
+	// Reads happen on their own goroutine: a read blocked on a pipe (the
+	// editor's stdin) cannot be interrupted by closing it, and SIGTERM must
+	// stop the server while the editor keeps stdin open. The reader is at
+	// most one message ahead of dispatch, so backpressure still holds.
+	type read struct {
+		msg jsonrpc2.Message
+		err error
+	}
+	reads := make(chan read)
+	go func() {
+		for {
+			msg, _, err := st.Read(ctx)
+			select {
+			case reads <- read{msg, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	for {
-		msg, _, err := st.Read(ctx)
+		var r read
+		select {
+		case r = <-reads:
+		case <-ctx.Done():
+			s.log.Info("stopping: context done")
+			return 0
+		}
+		msg, err := r.msg, r.err
 		if err != nil {
 			if ctx.Err() != nil {
 				s.log.Info("stopping: context done")

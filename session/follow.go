@@ -47,6 +47,7 @@ func (m *Manager) startWatch(ctx context.Context) error {
 		m.log.Warn("not watching for changes made elsewhere", "err", err)
 		return nil
 	}
+	m.watcher.Store(w)
 	ended := make(chan error, 1)
 	m.wg.Add(1)
 	go func() {

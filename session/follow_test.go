@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -339,6 +340,11 @@ func TestPolicyOnCredentialChange(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			f := newFollow(t, func(f *followEnv) { writeConfig(t, f.home.Dir, pc.config) }, nil)
 			mustNoErr(t, f.other.Replace(t.Context(), pc.rec))
+			// The violation ends with Updated after the invalidation.
+			f.rec.waitFor(t, "the violation and the update after it", func(evs []any) bool {
+				inv := slices.IndexFunc(evs, isInvalidated)
+				return inv >= 0 && slices.ContainsFunc(evs[inv:], isUpdated)
+			})
 			got := f.since(t, 0, "the violation", isInvalidated)
 			checkEnforced(t, f, pc, got)
 		})

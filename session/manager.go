@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/codex-auth/codex-auth/store"
@@ -142,6 +143,8 @@ type Manager struct {
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
+	// watcher is set by Start when watching; commit asks it to resync.
+	watcher atomic.Pointer[Watcher]
 	// gen counts changes of the in-memory record made by logins and
 	// logouts, so a refresh that started before one does not undo it.
 	gen     uint64
@@ -411,6 +414,9 @@ func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) erro
 	m.gen++
 	m.refresh.reset()
 	m.mu.Unlock()
+	if w := m.watcher.Load(); w != nil {
+		w.Resync()
+	}
 	for _, ev := range evs {
 		m.opts.Notify(ev)
 	}

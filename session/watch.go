@@ -74,8 +74,10 @@ type WatchOptions struct {
 // Watcher reports changes to the shared credential cache and the
 // configuration layers. Create it with NewWatcher and call Run once.
 type Watcher struct {
-	opts WatchOptions
-	log  *slog.Logger
+	// resync: report the next poll as a change (see Resync).
+	resync atomic.Bool
+	opts   WatchOptions
+	log    *slog.Logger
 	// dirs maps each watched directory to the file names relevant in it.
 	dirs    map[string]map[string]Change
 	ready   chan struct{}
@@ -150,6 +152,13 @@ type watchState struct {
 	// parents: directories watched only to see a missing child come back.
 	parents map[string]bool
 }
+
+// Resync makes the next keyring poll report a change even when the
+// entry's bytes equal the last poll's. The Manager calls it after its own
+// writes: a change of its own that another process undoes within one poll
+// interval (log in, then `secret-tool clear`) leaves the bytes as they
+// were at the last poll, yet the editor was told of the first change.
+func (w *Watcher) Resync() { w.resync.Store(true) }
 
 // Ready is closed once Run has its watches in place and the first poll
 // done: a change after that is reported. Load the state to compare
@@ -371,7 +380,8 @@ func (w *Watcher) pollLoop(ctx context.Context, ch chan<- struct{}, based chan<-
 			return
 		}
 		sum := sha256.Sum256(b)
-		if have && sum != last {
+		force := w.resync.Swap(false)
+		if have && (sum != last || force) {
 			select {
 			case ch <- struct{}{}:
 			default: // a signal is already pending

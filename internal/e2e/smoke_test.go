@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -178,7 +180,9 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	code, err := p.Wait(ctx)
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // generous: a clean exit takes milliseconds
+	defer cancel()
+	code, err := p.Wait(wctx)
 	if diff := cmp.Diff(0, code); err != nil || diff != "" {
 		t.Errorf("exit after SIGTERM: %v, code (-want +got):\n%s", err, diff)
 	}

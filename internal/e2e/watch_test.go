@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
 	"github.com/codex-auth/codex-auth/internal/issuer"
@@ -182,7 +183,9 @@ func TestKeyringEntryDeletedIsNoticed(t *testing.T) {
 	if out, err := clear.CombinedOutput(); err != nil {
 		t.Fatalf("secret-tool clear: %v: %s", err, out)
 	}
-	if _, err := p.WaitNotification(ctx, mark, "account/sessionInvalidated", reasonIs("loggedOut")); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // 100 poll intervals
+	defer cancel()
+	if _, err := p.WaitNotification(wctx, mark, "account/sessionInvalidated", reasonIs("loggedOut")); err != nil {
 		t.Errorf("after the keyring entry was deleted: %v", err)
 	}
 }
