@@ -168,7 +168,13 @@ func TestFollowAnotherProcess(t *testing.T) {
 
 	// A corrupt file is reported, not taken for a logout.
 	n := len(f.rec.all())
-	if err := os.WriteFile(filepath.Join(f.home.Dir, "auth.json"), []byte("{not json"), 0o600); err != nil {
+	// Written atomically: an in-place write can be seen half done (empty,
+	// then "{not json"), two corruptions and two notifications.
+	tmp := filepath.Join(f.home.Dir, ".auth-corrupt")
+	if err := os.WriteFile(tmp, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(f.home.Dir, "auth.json")); err != nil {
 		t.Fatal(err)
 	}
 	got := f.since(t, n, "corruption", isInvalidated)

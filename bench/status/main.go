@@ -29,10 +29,6 @@ func main() {
 	}
 	defer cleanup()
 
-	type result struct {
-		wall time.Duration
-		rss  int64
-	}
 	measure := func(bin string) (time.Duration, int64, error) {
 		var walls []time.Duration
 		var rss []int64
