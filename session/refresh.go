@@ -219,14 +219,16 @@ func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64
 	}
 	f.err = err
 	m.mu.Unlock()
-	close(f.done)
 
 	if err != nil {
 		m.log.Warn("token refresh failed", "err", err, "permanent", permanent)
 	} else {
 		m.log.Debug("token refresh done", "calledIssuer", refreshed)
 	}
+	// Notify before waking the waiters: an editor hears that the session
+	// ended no later than the reply to the call that found it out.
 	for _, n := range notes {
 		m.opts.Notify(n)
 	}
+	close(f.done)
 }

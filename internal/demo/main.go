@@ -10,9 +10,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/codex-auth/codex-auth/internal/editortest"
 	"io"
 	"net/http"
 	"os"
@@ -235,7 +235,7 @@ func (e *editor) waitFor(ctx context.Context, method string) (json.RawMessage, e
 // requests to the editor (window/showDocument opens the fake browser).
 func (e *editor) read() {
 	for {
-		body, err := readFrame(e.r)
+		body, err := editortest.ReadFrame(e.r)
 		if err != nil {
 			return
 		}
@@ -281,29 +281,6 @@ func (e *editor) serverRequest(id json.RawMessage, method string, params json.Ra
 	if _, err := httpGet(ctx, p.URI); err != nil {
 		fmt.Println("   (fake browser:", err, ")")
 	}
-}
-
-func readFrame(r *bufio.Reader) ([]byte, error) {
-	n := -1
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return nil, err
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			break
-		}
-		if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
-			n, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	if n < 0 {
-		return nil, errors.New("frame without Content-Length")
-	}
-	b := make([]byte, n)
-	_, err := io.ReadFull(r, b)
-	return b, err
 }
 
 func httpGet(ctx context.Context, url string) ([]byte, error) {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/codex-auth/codex-auth/internal/editortest"
 	"io"
 	"os"
 	"os/exec"
@@ -383,44 +384,6 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// ReadFrame reads one Content-Length framed body strictly: what the
-// sidecar writes must always be well-formed. io.EOF at a frame boundary
-// is returned as is.
-func ReadFrame(r *bufio.Reader) ([]byte, error) {
-	length := -1
-	for first := true; ; first = false {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			if first && err == io.EOF && line == "" {
-				return nil, io.EOF
-			}
-			return nil, fmt.Errorf("reading a header: %w", err)
-		}
-		if !strings.HasSuffix(line, "\r\n") {
-			return nil, fmt.Errorf("header line %q does not end in CRLF", line)
-		}
-		line = strings.TrimSuffix(line, "\r\n")
-		if line == "" {
-			break
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil, fmt.Errorf("malformed header line %q", line)
-		}
-		if strings.EqualFold(name, "Content-Length") {
-			n, err := strconv.Atoi(strings.TrimSpace(value))
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("bad Content-Length %q", value)
-			}
-			length = n
-		}
-	}
-	if length < 0 {
-		return nil, errors.New("frame without Content-Length")
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, fmt.Errorf("reading a body of %d bytes: %w", length, err)
-	}
-	return body, nil
-}
+// ReadFrame reads one Content-Length framed body strictly (the fake
+// editor's reader: what the sidecar writes must always be well-formed).
+func ReadFrame(r *bufio.Reader) ([]byte, error) { return editortest.ReadFrame(r) }
