@@ -532,3 +532,22 @@ func loginErrorText(ctx context.Context, err error) string {
 	}
 	return err.Error()
 }
+
+// WaitLogin waits until the login with id (if it is the one in flight)
+// has ended, or ctx ends. After LoginCompleted a browser login still
+// serves the success page for a few seconds; a one-shot CLI calls this
+// before Close so the browser does not land on a closed port.
+func (m *Manager) WaitLogin(ctx context.Context, id string) error {
+	m.mu.Lock()
+	l := m.login
+	m.mu.Unlock()
+	if l == nil || l.id != id {
+		return nil
+	}
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/codex-auth/codex-auth/session"
@@ -37,6 +38,7 @@ func (e *env) loginFlow(ctx context.Context, f stackFlags, open bool,
 	}}
 	if open {
 		h.openURL = session.OpenBrowser
+		h.headless = func() bool { return session.DetectHeadless(e.getenv, runtime.GOOS) }
 	}
 	st, err := buildStack(f, e.getenv, e.logger(), h)
 	if err != nil {
@@ -62,6 +64,9 @@ func (e *env) loginFlow(ctx context.Context, f stackFlags, open bool,
 				fmt.Fprintf(e.stderr, "Error logging in: %s\n", c.Error)
 				return 1
 			}
+			// Let the browser fetch the success page before the
+			// callback server goes away (bounded by the flow itself).
+			_ = st.manager.WaitLogin(ctx, id)
 			fmt.Fprintln(e.stderr, "Successfully logged in")
 			return 0
 		case <-ctx.Done():

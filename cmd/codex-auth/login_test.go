@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -212,3 +213,72 @@ func TestIssuerPrecedence(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestBrowserLoginCLIHeadless: with no display, `login` prints the URL and
+// the device-code hint, and waits; a browser elsewhere that follows the
+// URL completes it.
+func TestBrowserLoginCLIHeadless(t *testing.T) {
+	iss, base := startIssuer(t, issuer.Config{
+		Users:                []issuer.User{{Email: "ada@example.com", PlanType: "plus", WorkspaceID: "ws-1"}},
+		AllowedRedirectPorts: []int{0},
+	})
+	home := tempHome(t)
+	env := map[string]string{"CODEX_HOME": home, "HOME": home, "CODEX_AUTH_ISSUER": base,
+		"CODEX_AUTH_CALLBACK_PORT": "0", "SSH_CONNECTION": "10.0.0.1 22 10.0.0.2 22",
+		"CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
+	stderr := &lineWriter{lines: make(chan string, 64)}
+	done := make(chan int, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	go func() {
+		done <- run(ctx, []string{"login"}, strings.NewReader(""), io.Discard, stderr, func(k string) string { return env[k] })
+	}()
+	var authURL string
+	for authURL == "" {
+		select {
+		case l := <-stderr.lines:
+			if strings.HasPrefix(l, base+"/oauth/authorize?") {
+				authURL = l
+			}
+		case c := <-done:
+			t.Fatalf("login exited %d before printing the URL:\n%s", c, stderr)
+		case <-ctx.Done():
+			t.Fatalf("no URL printed:\n%s", stderr)
+		}
+	}
+	// The device-code hint follows the URL.
+	for hint := false; !hint; {
+		select {
+		case l := <-stderr.lines:
+			hint = strings.Contains(l, "--device-auth")
+		case c := <-done:
+			t.Fatalf("login exited %d before the hint:\n%s", c, stderr)
+		case <-ctx.Done():
+			t.Fatalf("headless, yet no device-code hint:\n%s", stderr)
+		}
+	}
+	// The browser: follow the authorize redirect to the loopback callback.
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Get(authURL)
+	if err != nil {
+		t.Fatalf("fake browser: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("fake browser ended on %s", resp.Status)
+	}
+	select {
+	case c := <-done:
+		if c != 0 {
+			t.Fatalf("login exited %d:\n%s", c, stderr)
+		}
+	case <-ctx.Done():
+		t.Fatal("login did not finish after the callback")
+	}
+	if s := iss.Stats(); s.CodesRedeemed != 1 {
+		t.Errorf("codes redeemed = %d, want 1", s.CodesRedeemed)
+	}
+	got, _ := ours(t, home, "", "login", "status")
+	if diff := cmp.Diff(result{Lines: []string{"Logged in using ChatGPT"}}, got); diff != "" {
+		t.Errorf("login status after browser login (-want +got):\n%s", diff)
+	}
+}
