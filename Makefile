@@ -12,8 +12,8 @@ CODEX_BIN ?= $(CACHE)/npm/node_modules/.bin/codex
 STATICCHECK := $(CACHE)/bin/staticcheck
 
 # Fuzz targets run briefly by make test, as package:FuzzName.
-FUZZ_TARGETS := ./store:FuzzParseRecord
-FUZZTIME ?= 10s
+FUZZ_TARGETS := ./store:FuzzParseRecord ./store:FuzzLoadConfig ./store:FuzzParseIDToken ./rpc:FuzzStream
+FUZZTIME ?= 5s
 
 # Per test binary; keeps a hung test from eating the whole CI budget.
 TEST_TIMEOUT ?= 5m

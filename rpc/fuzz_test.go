@@ -19,7 +19,7 @@ import (
 
 // fuzzMaxMessage is the body cap under fuzzing: small, so that claims
 // over it are common.
-const fuzzMaxMessage = 512
+const fuzzMaxMessage = 128
 
 // endReader records whether the reader under the Stream has reached its
 // end of input.
@@ -141,7 +141,7 @@ func checkErrorReplies(t *testing.T, out []byte) {
 			t.Fatalf("the stream wrote a body that is not JSON: %v\n%s", err, body)
 		}
 		if m.JSONRPC != "2.0" || m.ID == nil || m.Error == nil ||
-			(m.Error.Code != rpc.CodeParseError && m.Error.Code != rpc.CodeInvalidRequest) {
+			(m.Error.Code != int64(rpc.CodeParseError) && m.Error.Code != int64(rpc.CodeInvalidRequest)) {
 			t.Fatalf("the stream wrote %s, want an error reply with code %d or %d", body, rpc.CodeParseError, rpc.CodeInvalidRequest)
 		}
 	}

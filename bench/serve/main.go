@@ -1,7 +1,10 @@
 // Command serve measures the sidecar as an editor sees it, side by side
-// with the Codex app-server on the same CODEX_HOME (issue 3): spawn to the
-// initialize reply, spawn to the first account/read reply, account/read
-// round trips (p50/p99) on one connection, and RSS one second after start.
+// with the Codex app-server on the same CODEX_HOME and with the floor, a
+// bare jsonrpc2 v0.10.0 echo server (bench/internal/echoserver) (issue 3):
+// spawn to the initialize reply, spawn to the first account/read reply,
+// account/read round trips (p50/p99) on one connection, and RSS one second
+// after start. It checks issue 3's targets: spawn to initialize within 1.5x
+// of the bare server, RSS under 15 MiB.
 package main
 
 import (
@@ -12,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -162,6 +166,25 @@ func rss(pid int) int64 {
 	return 0
 }
 
+// echoServerPkg is the bare jsonrpc2 server, built at start.
+const echoServerPkg = "github.com/codex-auth/codex-auth/bench/internal/echoserver"
+
+// Issue 3's targets.
+const (
+	targetInitRatio = 1.5 // spawn to initialize, ours/bare
+	targetRSSMiB    = 15
+)
+
+// buildEchoServer builds the bare server into dir and returns its path.
+func buildEchoServer(dir string) (string, error) {
+	bin := filepath.Join(dir, "echoserver")
+	out, err := exec.Command("go", "build", "-o", bin, echoServerPkg).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build %s: %v: %s", echoServerPkg, err, out)
+	}
+	return bin, nil
+}
+
 func main() {
 	spawns := flag.Int("spawns", 7, "process starts per server")
 	calls := flag.Int("calls", 10000, "account/read round trips on one connection")
@@ -177,9 +200,21 @@ func main() {
 		os.Exit(1)
 	}
 	defer cleanup()
+	binDir, err := os.MkdirTemp("", "codex-auth-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(binDir)
+	bare, err := buildEchoServer(binDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
 	peers := []peer{
 		{name: "codex-auth serve", args: []string{ours, "serve", "--stdio"}},
 		{name: "codex app-server", args: []string{codex, "app-server"}, lines: true},
+		{name: "bare jsonrpc2", args: []string{bare}},
 	}
 	type summary struct {
 		init, read, p50, p99 time.Duration
@@ -214,8 +249,25 @@ func main() {
 		s := sums[i]
 		fmt.Printf("  %-18s %12.2f %14.2f %12.1f %12.1f %10.1f\n", p.name, us(s.init)/1000, us(s.read)/1000, us(s.p50), us(s.p99), float64(s.rss)/1024)
 	}
-	a, b := sums[0], sums[1]
-	fmt.Printf("  ratio ours/codex: init %s, first read %s, read p50 %s, RSS %s\n",
-		benchutil.Ratio(us(a.init), us(b.init)), benchutil.Ratio(us(a.read), us(b.read)),
-		benchutil.Ratio(us(a.p50), us(b.p50)), benchutil.Ratio(float64(a.rss), float64(b.rss)))
+	a := sums[0]
+	for _, r := range []struct {
+		name string
+		b    summary
+	}{{"codex", sums[1]}, {"bare", sums[2]}} {
+		b := r.b
+		fmt.Printf("  ratio ours/%s: init %s, first read %s, read p50 %s, RSS %s\n", r.name,
+			benchutil.Ratio(us(a.init), us(b.init)), benchutil.Ratio(us(a.read), us(b.read)),
+			benchutil.Ratio(us(a.p50), us(b.p50)), benchutil.Ratio(float64(a.rss), float64(b.rss)))
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	initRatio := us(a.init) / us(sums[2].init)
+	rssMiB := float64(a.rss) / 1024
+	fmt.Printf("  targets: init within %.1fx of bare %s (%.2fx), RSS under %d MiB %s (%.1f MiB)\n",
+		targetInitRatio, verdict(sums[2].init > 0 && initRatio <= targetInitRatio), initRatio,
+		targetRSSMiB, verdict(rssMiB < targetRSSMiB), rssMiB)
 }
