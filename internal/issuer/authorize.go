@@ -8,10 +8,10 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,8 +19,21 @@ import (
 // recommends at most 10 minutes).
 const codeTTL = 10 * time.Minute
 
-// challengeRE is an S256 code_challenge: base64url of 32 bytes (RFC 7636 4.2).
-var challengeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+// validChallenge: an S256 code_challenge is base64url of 32 bytes, 43
+// characters (RFC 7636 section 4.2).
+func validChallenge(s string) bool { return len(s) == 43 && onlyChars(s, "-_") }
+
+// onlyChars reports whether s holds only ASCII letters, digits and extra.
+// (Checked by hand, not with a regexp compiled at package init, which
+// every start of the binary would pay for.)
+func onlyChars(s, extra string) bool {
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune(extra, c)) {
+			return false
+		}
+	}
+	return true
+}
 
 // authorizeRequest is a validated authorize request.
 type authorizeRequest struct {
@@ -71,7 +84,7 @@ func redirectError(w http.ResponseWriter, r *http.Request, redirectURI, state, c
 func errorPage(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, page{Title: "Sign-in error", Message: msg})
+	_ = pageTmpl().Execute(w, page{Title: "Sign-in error", Message: msg})
 }
 
 // handleAuthorize validates the request, then approves at once or shows
@@ -116,7 +129,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		// RFC 7636 section 4.4.1: plain (or none) is refused.
 		fail("invalid_request", "code_challenge_method must be S256")
 		return
-	case !challengeRE.MatchString(q.Get("code_challenge")):
+	case !validChallenge(q.Get("code_challenge")):
 		fail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)")
 		return
 	}
@@ -135,7 +148,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		user := s.currentUserLocked()
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = pageTmpl.Execute(w, page{Title: "Sign in to Codex (local issuer)", Authorize: true,
+		_ = pageTmpl().Execute(w, page{Title: "Sign in to Codex (local issuer)", Authorize: true,
 			RequestID: id, Users: s.cfg.Users, Current: user.Email})
 		return
 	}
@@ -220,7 +233,12 @@ type page struct {
 	Device    bool
 }
 
-var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+// pageTmpl is parsed on first use, not at package init: the binary that
+// links the issuer (for `codex-auth dev issuer`) also starts as the
+// sidecar, whose start-up should not pay for it.
+var pageTmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageHTML)) })
+
+const pageHTML = `<!doctype html>
 <html><head><meta charset="utf-8"><title>{{.Title}}</title></head>
 <body><h1>{{.Title}}</h1>
 {{if .Message}}<p id="message">{{.Message}}</p>{{end}}
@@ -236,4 +254,4 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <button name="action" value="deny">Deny</button>
 </form>{{end}}
 </body></html>
-`))
+`

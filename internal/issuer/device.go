@@ -167,7 +167,7 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if r.Method == http.MethodGet {
-		_ = pageTmpl.Execute(w, page{Title: "Enter the code shown in your editor", Device: true})
+		_ = pageTmpl().Execute(w, page{Title: "Enter the code shown in your editor", Device: true})
 		return
 	}
 	p, err := readParams(r, acceptForm)
@@ -195,9 +195,9 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		errorPage(w, http.StatusInternalServerError, fmt.Sprint(err))
 	case approve:
-		_ = pageTmpl.Execute(w, page{Title: "Device approved", Message: "You can return to your editor."})
+		_ = pageTmpl().Execute(w, page{Title: "Device approved", Message: "You can return to your editor."})
 	default:
-		_ = pageTmpl.Execute(w, page{Title: "Device denied", Message: "The sign-in was denied."})
+		_ = pageTmpl().Execute(w, page{Title: "Device denied", Message: "The sign-in was denied."})
 	}
 }
 
@@ -205,5 +205,5 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 // is ever redirected there, it only names the code's redirect.
 func (s *Server) handleDeviceCallback(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = pageTmpl.Execute(w, page{Title: "Device sign-in", Message: "You can return to your editor."})
+	_ = pageTmpl().Execute(w, page{Title: "Device sign-in", Message: "You can return to your editor."})
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
-	"regexp"
 )
 
 // Grant types and token types the endpoint knows.
@@ -19,8 +18,9 @@ const (
 	tokenTypeIDToken   = "urn:ietf:params:oauth:token-type:id_token"
 )
 
-// verifierRE is a PKCE code_verifier (RFC 7636 section 4.1).
-var verifierRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+// validVerifier: a PKCE code_verifier is 43 to 128 unreserved characters
+// (RFC 7636 section 4.1).
+func validVerifier(s string) bool { return len(s) >= 43 && len(s) <= 128 && onlyChars(s, "-._~") }
 
 // handleToken dispatches on grant_type. The code and token-exchange grants
 // take a form body only (as OpenAI); refresh takes JSON (Codex 0.171) or
@@ -109,7 +109,7 @@ func (s *Server) grantCode(w http.ResponseWriter, r *http.Request, p url.Values)
 	case c.redirectURI != p.Get("redirect_uri"):
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri does not match the authorization request")
 		return
-	case !verifierRE.MatchString(p.Get("code_verifier")):
+	case !validVerifier(p.Get("code_verifier")):
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "code_verifier is malformed (RFC 7636 section 4.1)")
 		return
 	}
