@@ -127,7 +127,20 @@ func (s *Server) Run(ctx context.Context, in io.Reader, out io.Writer) (exitCode
 	s.stream = st
 	s.mu.Unlock()
 
-	code := s.loop(ctx, st)
+	// The loop runs on its own goroutine: a read blocked on a pipe (the
+	// editor's stdin) cannot be interrupted by closing it, and SIGTERM must
+	// stop the server while the editor keeps stdin open. When ctx ends
+	// first, the loop is left blocked in that read; it dispatches nothing
+	// more (it checks ctx after every read) and the stream it would write
+	// to is closed.
+	loopDone := make(chan int, 1)
+	go func() { loopDone <- s.loop(ctx, st) }()
+	var code int
+	select {
+	case code = <-loopDone:
+	case <-ctx.Done():
+		s.log.Info("stopping: context done")
+	}
 
 	s.mu.Lock()
 	s.state = stateExited
@@ -141,37 +154,11 @@ func (s *Server) Run(ctx context.Context, in io.Reader, out io.Writer) (exitCode
 // loop reads and dispatches until exit, end of input or ctx done.
 func (s *Server) loop(ctx context.Context, st *Stream) int {
 	sem := make(chan struct{}, s.maxInFlight)
-	// Reads happen on their own goroutine: a read blocked on a pipe (the
-	// editor's stdin) cannot be interrupted by closing it, and SIGTERM must
-	// stop the server while the editor keeps stdin open. The reader is at
-	// most one message ahead of dispatch, so backpressure still holds.
-	type read struct {
-		msg jsonrpc2.Message
-		err error
-	}
-	reads := make(chan read)
-	go func() {
-		for {
-			msg, _, err := st.Read(ctx)
-			select {
-			case reads <- read{msg, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
 	for {
-		var r read
-		select {
-		case r = <-reads:
-		case <-ctx.Done():
-			s.log.Info("stopping: context done")
+		msg, _, err := st.Read(ctx)
+		if ctx.Err() != nil {
 			return 0
 		}
-		msg, err := r.msg, r.err
 		if err != nil {
 			if ctx.Err() != nil {
 				s.log.Info("stopping: context done")
@@ -227,8 +214,25 @@ func (s *Server) admit(ctx context.Context, st *Stream, m *jsonrpc2.Call) bool {
 		s.log.Info("shutdown requested")
 		s.reply(ctx, st, m.ID(), nil, nil)
 		return false
+	case m.Method() == MethodAccountRead && !wantsRefresh(m.Params()):
+		// Answered from memory, never waiting on the network or a lock
+		// (the Service's contract), so inline: a goroutine per status
+		// call would cost more than the call (thread wake-ups).
+		result, err := s.call(ctx, m.Method(), m.Params())
+		s.reply(ctx, st, m.ID(), result, err)
+		return false
 	}
 	return true
+}
+
+// wantsRefresh reports whether account/read params ask for a refresh (or
+// cannot be read: the goroutine path then answers with the error).
+func wantsRefresh(raw json.RawMessage) bool {
+	var p AccountReadParams
+	if err := decodeParams(raw, &p); err != nil {
+		return true
+	}
+	return p.RefreshToken
 }
 
 // spawn runs one request in its own goroutine with a context that
@@ -237,6 +241,13 @@ func (s *Server) spawn(ctx context.Context, st *Stream, m *jsonrpc2.Call, sem ch
 	key := idKey(m.ID())
 	rctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
+	if s.state == stateExited {
+		// Run has returned (ctx ended while this was being read).
+		s.mu.Unlock()
+		cancel()
+		<-sem
+		return
+	}
 	if _, dup := s.inflight[key]; dup {
 		s.mu.Unlock()
 		cancel()
@@ -245,8 +256,8 @@ func (s *Server) spawn(ctx context.Context, st *Stream, m *jsonrpc2.Call, sem ch
 		return
 	}
 	s.inflight[key] = cancel
+	s.wg.Add(1) // under mu: Run sets stateExited under mu before it waits
 	s.mu.Unlock()
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-sem }()

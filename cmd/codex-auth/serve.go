@@ -76,6 +76,9 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return fail(stderr, 1, "serve: %v", err)
 	}
 	srv.Store(s)
+	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
+		stdin = pollableStdin()
+	}
 	if err := st.manager.Start(ctx); err != nil {
 		// Status reports it too; serving goes on so the editor can log in.
 		logger.Warn("loading credentials", "err", err)

@@ -9,8 +9,10 @@ package httpclient
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -62,7 +64,7 @@ func New(o Options) (*Client, error) {
 	tr := &http.Transport{
 		Proxy:                 proxyFunc(o.Getenv),
 		DialContext:           (&net.Dialer{Timeout: step, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   step,
 		ResponseHeaderTimeout: o.Timeout,
 		ExpectContinueTimeout: time.Second,
@@ -70,11 +72,15 @@ func New(o Options) (*Client, error) {
 		MaxIdleConns:          10,
 		ForceAttemptHTTP2:     true,
 	}
+	var base http.RoundTripper = tr
+	if roots != nil {
+		base = &rootsTransport{tr: tr, roots: roots}
+	}
 	c := &Client{}
 	c.ua.Store(&o.UserAgent)
 	c.http = &http.Client{
 		Timeout:   o.Timeout,
-		Transport: &uaTransport{base: tr, ua: &c.ua},
+		Transport: &uaTransport{base: base, ua: &c.ua},
 	}
 	return c, nil
 }
@@ -96,6 +102,23 @@ func (c *Client) UserAgent() string { return *c.ua.Load() }
 
 // CloseIdleConnections closes idle keep-alive connections.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// rootsTransport installs the CA pool on the transport before its first
+// request (see loadRoots); the transport is not used before that.
+type rootsTransport struct {
+	once  sync.Once
+	tr    *http.Transport
+	roots func() *x509.CertPool
+}
+
+func (t *rootsTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.once.Do(func() { t.tr.TLSClientConfig.RootCAs = t.roots() })
+	return t.tr.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport.
+func (t *rootsTransport) CloseIdleConnections() { t.tr.CloseIdleConnections() }
 
 // uaTransport sets the User-Agent on a copy of each request.
 type uaTransport struct {

@@ -1,0 +1,13 @@
+//go:build !unix
+
+// stdio_other.go: stdin for serve where there is no poller for it.
+
+package main
+
+import (
+	"io"
+	"os"
+)
+
+// pollableStdin is stdin as is.
+func pollableStdin() io.ReadCloser { return os.Stdin }
