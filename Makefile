@@ -64,7 +64,8 @@ bench: deps build
 	for dir in bench/*/; do \
 		if [[ -f "$$dir/main.go" ]]; then \
 			echo "bench: $$dir"; \
-			CODEX_BIN="$(CODEX_BIN)" CODEX_AUTH_BIN="$(CURDIR)/bin/codex-auth" $(GO) run "./$$dir"; \
+			CODEX_BIN="$(CODEX_BIN)" CODEX_AUTH_BIN="$(CURDIR)/bin/codex-auth" \
+				scripts/with-keyring.sh $(GO) run "./$$dir"; \
 		fi; \
 	done
 

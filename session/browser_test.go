@@ -51,12 +51,24 @@ func newTestEnv(t *testing.T, mutate func(*Options)) *testEnv {
 	return e
 }
 
+// succeeded waits until login id has ended: its LoginCompleted, and after
+// a success also the Updated the Manager sends right behind it.
 func succeeded(id string) func([]any) bool {
 	return func(evs []any) bool {
-		for _, lc := range completed(evs) {
-			if lc.LoginID == id {
+		for i, e := range evs {
+			lc, ok := e.(LoginCompleted)
+			if !ok || lc.LoginID != id {
+				continue
+			}
+			if !lc.Success {
 				return true
 			}
+			for _, later := range evs[i+1:] {
+				if _, ok := later.(Updated); ok {
+					return true
+				}
+			}
+			return false
 		}
 		return false
 	}
