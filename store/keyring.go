@@ -60,11 +60,16 @@ type keyringBackend struct {
 	kr      Keyring
 	timeout time.Duration
 	limit   int
-	account string
+	home    Home
 }
 
+// account is worked out at every call, not once at Open: a default home
+// that does not exist yet cannot be canonicalized, and once it is created
+// the canonical path (symlinks resolved) is what Codex hashes.
+func (k *keyringBackend) account() string { return k.home.KeyringAccount() }
+
 func (k *keyringBackend) where() string {
-	return "keyring: " + KeyringService + "/" + k.account
+	return "keyring: " + KeyringService + "/" + k.account()
 }
 
 // call runs fn with the timeout; a call still blocked when it ends is
@@ -94,7 +99,7 @@ func (k *keyringBackend) call(ctx context.Context, op string, fn func() error) e
 func (k *keyringBackend) load(ctx context.Context) (*Record, error) {
 	var val string
 	err := k.call(ctx, "read", func() error {
-		v, err := k.kr.Get(KeyringService, k.account)
+		v, err := k.kr.Get(KeyringService, k.account())
 		val = v
 		return err
 	})
@@ -123,7 +128,7 @@ func (k *keyringBackend) save(ctx context.Context, r *Record) error {
 	if k.limit > 0 && len(b) > k.limit {
 		return tooLarge()
 	}
-	err = k.call(ctx, "write", func() error { return k.kr.Set(KeyringService, k.account, string(b)) })
+	err = k.call(ctx, "write", func() error { return k.kr.Set(KeyringService, k.account(), string(b)) })
 	if errors.Is(err, ErrTooLarge) {
 		return tooLarge()
 	}
@@ -132,7 +137,7 @@ func (k *keyringBackend) save(ctx context.Context, r *Record) error {
 
 // remove deletes the entry; a missing entry is success with existed false.
 func (k *keyringBackend) remove(ctx context.Context) (bool, error) {
-	err := k.call(ctx, "delete", func() error { return k.kr.Delete(KeyringService, k.account) })
+	err := k.call(ctx, "delete", func() error { return k.kr.Delete(KeyringService, k.account()) })
 	if errors.Is(err, keyring.ErrNotFound) {
 		return false, nil
 	}

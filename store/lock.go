@@ -21,8 +21,10 @@ const (
 	writeLockName = "auth.json.lock"
 )
 
-// DefaultLockTimeout bounds waiting for auth.lock.
-const DefaultLockTimeout = 10 * time.Second
+// DefaultLockTimeout bounds waiting for auth.lock. The Codex CLI holds it
+// across a whole refresh, network call included, so the wait allows for
+// one slow refresh (an HTTP timeout is 30 s) before giving up.
+const DefaultLockTimeout = 30 * time.Second
 
 const (
 	// lockPoll is how often a taken lock is retried.

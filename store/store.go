@@ -143,7 +143,7 @@ func Open(home Home, opts Options) (*Store, error) {
 			kr:      opts.Keyring,
 			timeout: opts.KeyringTimeout,
 			limit:   opts.KeyringLimit,
-			account: home.KeyringAccount(),
+			home:    home,
 		},
 		sem: make(chan struct{}, 1),
 	}
@@ -209,8 +209,13 @@ func (s *Store) Load(ctx context.Context) (*Record, error) {
 		}
 		fr, ferr := s.file.load(ctx)
 		switch {
+		case err != nil && fr == nil && ferr == nil:
+			// Nothing in the file either: "nothing stored" would be a
+			// guess (the entry may be in the keyring that did not
+			// answer), and a watcher would take it for a logout.
+			return nil, err
 		case err != nil:
-			s.logger.Warn("keyring unavailable; reading auth.json", "error", err)
+			s.logger.Info("keyring unavailable; reading auth.json", "error", err)
 			s.setFallback("keyring unavailable: " + err.Error())
 		case fr != nil || ferr != nil:
 			s.setFallback("no keyring entry; auth.json is used")
@@ -283,6 +288,12 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 	if ferr := s.file.save(ctx, r); ferr != nil {
 		return ferr
 	}
+	// An older keyring entry would win over this file at the next Load
+	// (auto reads the keyring first) once the keyring answers again; its
+	// refresh token may be spent. Remove it, best effort.
+	if _, kerr := s.kr.remove(ctx); kerr != nil {
+		s.logger.Debug("could not remove the older keyring entry", "error", kerr)
+	}
 	s.setFallback("keyring save failed: " + err.Error())
 	return nil
 }
@@ -308,7 +319,10 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error
 			out = cur
 			return nil
 		}
-		if err := s.save(ctx, next); err != nil {
+		// Saved even if ctx ends now: fn may have redeemed a rotating
+		// refresh token, and only this save keeps the new one (the old
+		// is spent). The write lock and keyring timeouts bound it.
+		if err := s.save(context.WithoutCancel(ctx), next); err != nil {
 			return err
 		}
 		out = next.Clone()
@@ -337,7 +351,9 @@ func (s *Store) Replace(ctx context.Context, r *Record) error {
 				s.logger.Warn("moved a corrupt auth.json aside", "path", name, "reason", ce.Reason)
 			}
 		}
-		return s.save(ctx, r.Clone())
+		// A login's tokens are saved even if the caller gives up now:
+		// the code was redeemed and cannot be again.
+		return s.save(context.WithoutCancel(ctx), r.Clone())
 	})
 }
 
@@ -361,7 +377,9 @@ func (s *Store) Delete(ctx context.Context) (existed bool, err error) {
 			return ferr
 		}
 		if kerr != nil {
-			if s.mode == ModeKeyring {
+			// keyring and auto read the keyring: an entry left there
+			// would log the user back in once the keyring answers.
+			if s.mode == ModeKeyring || s.mode == ModeAuto {
 				return kerr
 			}
 			s.logger.Debug("keyring not cleaned at logout", "error", kerr)
