@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.lsp.dev/jsonrpc2"
 )
@@ -322,9 +323,13 @@ func (s *Stream) writeFrame(body []byte) error {
 	return nil
 }
 
+// closeWriteWait bounds how long Close waits for a write in progress.
+const closeWriteWait = time.Second
+
 // Close stops the stream: later writes fail with ErrClosed, in and out are
 // closed when they are io.Closers (which unblocks a pending Read or Write),
-// and Close returns once no write is in progress.
+// and Close returns once no write is in progress, or after closeWriteWait
+// when one stays blocked.
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
@@ -335,8 +340,18 @@ func (s *Stream) Close() error {
 		if s.outCloser != nil {
 			errs = append(errs, s.outCloser.Close())
 		}
-		s.wmu <- struct{}{} // wait for a write in progress
-		<-s.wmu
+		// Wait for a write in progress, but not forever: a write
+		// blocked on a pipe the editor no longer reads (stdout is a
+		// blocking descriptor, which closing does not interrupt) must
+		// not keep SIGTERM from ending the process.
+		t := time.NewTimer(closeWriteWait)
+		select {
+		case s.wmu <- struct{}{}:
+			<-s.wmu
+		case <-t.C:
+			errs = append(errs, errors.New("rpc: a write was still blocked at close"))
+		}
+		t.Stop()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -135,7 +135,8 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 		t.Errorf("token %+v does not match the saved record", tok.Type)
 	}
 
-	revoked, err := e.m.LogoutAndRevoke(t.Context())
+	res, err := e.m.LogoutAndRevoke(t.Context())
+	revoked := res.Revoked && res.Existed
 	if err != nil || !revoked {
 		t.Fatalf("LogoutAndRevoke = %v, %v; want revoked", revoked, err)
 	}

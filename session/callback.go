@@ -66,7 +66,7 @@ func listenCallback(ctx context.Context, state string, ports []int) (*callbackSe
 		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("no callback port available: %w", lastErr)
+	return nil, fmt.Errorf("%w: the sign-in callback ports %v are in use by another program (%v); close it or use device code login", ErrLoginFailed, ports, lastErr)
 }
 
 // bindLoopback listens on 127.0.0.1:port, asking an older holder to

@@ -172,7 +172,8 @@ func TestE2EBrowserLogin(t *testing.T) {
 		t.Errorf("token (type %q, account %q) is not the stored access token", tok.Type, tok.AccountID)
 	}
 
-	revoked, err := e.m.LogoutAndRevoke(t.Context())
+	res, err := e.m.LogoutAndRevoke(t.Context())
+	revoked := res.Revoked && res.Existed
 	if err != nil || !revoked {
 		t.Fatalf("LogoutAndRevoke = %v, %v; want revoked", revoked, err)
 	}

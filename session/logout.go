@@ -14,56 +14,71 @@ import (
 // it returns immediately even offline. Logging out when logged out is
 // success.
 func (m *Manager) Logout(ctx context.Context) error {
-	_, err := m.logout(ctx)
+	_, _, err := m.logout(ctx)
 	return err
 }
 
+// LogoutResult says what LogoutAndRevoke did.
+type LogoutResult struct {
+	// Existed: a record was removed from some store (the file, the
+	// keyring, or memory).
+	Existed bool
+	// Revoked: the issuer confirmed the revoke within the wait.
+	Revoked bool
+}
+
 // LogoutAndRevoke is Logout that waits for the revoke, up to 5 seconds
-// (the CLI's behaviour) or until ctx ends. revoked reports whether the
-// issuer confirmed it; a failed revoke is not an error: the local
-// credentials are gone either way.
-func (m *Manager) LogoutAndRevoke(ctx context.Context) (revoked bool, err error) {
-	done, err := m.logout(ctx)
+// (the CLI's behaviour) or until ctx ends. A failed revoke is not an
+// error: the local credentials are gone either way.
+func (m *Manager) LogoutAndRevoke(ctx context.Context) (LogoutResult, error) {
+	done, existed, err := m.logout(ctx)
+	res := LogoutResult{Existed: existed}
 	if err != nil || done == nil {
-		return false, err
+		return res, err
 	}
 	t := time.NewTimer(logoutRevokeWait)
 	defer t.Stop()
 	select {
 	case rerr := <-done:
-		return rerr == nil, nil
+		res.Revoked = rerr == nil
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return false, nil
+	return res, nil
 }
 
 // logout deletes locally and starts the revoke; done (nil when there was
 // nothing to revoke) receives the revoke's result.
-func (m *Manager) logout(ctx context.Context) (<-chan error, error) {
+func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, err error) {
 	// Revoke what is stored (another process may have logged in since we
 	// last looked), else what we knew.
 	var rec *store.Record
-	err := m.commit(func() error {
-		var lerr error
-		rec, lerr = m.opts.Store.Load(ctx)
+	err = m.commit(func() error {
+		// Read under the store's locks (an Update that changes
+		// nothing): a refresh in flight finishes first, so the token
+		// revoked is the one it saved, not the one it spent.
+		_, lerr := m.opts.Store.Update(ctx, func(cur *store.Record) (*store.Record, error) {
+			rec = cur
+			return nil, nil
+		})
 		if lerr != nil || rec == nil {
 			m.mu.Lock()
 			rec = m.rec
 			m.mu.Unlock()
 		}
-		_, err := m.opts.Store.Delete(ctx)
-		return err
+		var derr error
+		existed, derr = m.opts.Store.Delete(ctx)
+		return derr
 	}, nil, Updated{})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	token, hint := revocable(rec)
 	if token == "" {
-		return nil, nil
+		return nil, existed, nil
 	}
-	done := make(chan error, 1)
+	ch := make(chan error, 1)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -73,9 +88,9 @@ func (m *Manager) logout(ctx context.Context) (<-chan error, error) {
 		if err != nil {
 			m.log.Info("revoking at the sign-in server failed (best effort)", "err", err)
 		}
-		done <- err
+		ch <- err
 	}()
-	return done, nil
+	return ch, existed, nil
 }
 
 // revocable is the token to revoke for a record: the refresh token (which

@@ -456,7 +456,7 @@ func (m *Manager) CancelLogin(ctx context.Context, loginID string) bool {
 }
 
 // errCanceled ends a flow stopped by CancelLogin, a new login or Close.
-var errCanceled = errors.New("canceled")
+var errCanceled = fmt.Errorf("canceled: %w", context.Canceled)
 
 // flowContext is the context of a flow started by a request: derived
 // from the Manager's lifetime, never from the request (which ends when

@@ -201,16 +201,22 @@ func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64
 			if after := updatedOf(m.rec); after != before {
 				notes = append(notes, after)
 			}
+			f.rec = rec
+		} else if m.rec != nil {
+			// A login or logout came in between: serve what is current.
+			f.rec = m.rec.Clone()
+		} else {
+			err = fmt.Errorf("signed out during the refresh: %w", ErrNotLoggedIn)
 		}
-		f.rec = rec
 	case permanent:
 		err = fmt.Errorf("%w (%w)", ErrSessionExpired, err)
 		if m.gen == gen && m.refresh.dead != rt {
 			m.refresh.dead = rt
-			notes = append(notes, updatedOf(m.rec), SessionInvalidated{
+			// The invalidation first, as for every other reason.
+			notes = append(notes, SessionInvalidated{
 				Reason:  ReasonRefreshFailed,
 				Message: ErrSessionExpired.Error(),
-			})
+			}, updatedOf(m.rec))
 		}
 	default:
 		m.refresh.failures++

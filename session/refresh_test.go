@@ -162,8 +162,8 @@ func TestRefreshPermanentFailure(t *testing.T) {
 		}
 	}
 	want := []any{
-		Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
 		SessionInvalidated{Reason: ReasonRefreshFailed, Message: ErrSessionExpired.Error()},
+		Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
 	}
 	if diff := cmp.Diff(want, e.rec.all()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/codex-auth/codex-auth/internal/httpclient"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -229,6 +230,12 @@ func (e *env) logout(ctx context.Context, args []string) int {
 		return fail(e.stderr, 2, "logout: unexpected argument %q", fs.Arg(0))
 	}
 	st, err := buildStack(f, e.getenv, e.logger(), hooks{noWatch: true})
+	if errors.Is(err, httpclient.ErrCABundle) {
+		// The issuer cannot be reached safely, but a logout must still
+		// remove the credentials (the Codex CLI does): local only.
+		fmt.Fprintf(e.stderr, "Warning: %v; logging out without revoking at the issuer\n", err)
+		return e.logoutLocal(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error loading configuration: %v\n", err)
 		return 1
@@ -237,11 +244,33 @@ func (e *env) logout(ctx context.Context, args []string) int {
 	if err := st.manager.Start(ctx); err != nil {
 		e.logger().Debug("loading credentials before logout", "err", err)
 	}
-	// What is there decides Codex's words; a corrupt file counts.
+	// What is there decides Codex's words: a corrupt file counts, and so
+	// does a copy in a store other than the mode's (Delete reports it).
 	rec, lerr := st.store.Load(ctx)
 	existed := rec != nil || errors.As(lerr, new(*store.CorruptError))
 	// Delete every store, then revoke at the issuer, waiting up to 5 s.
-	if _, err := st.manager.LogoutAndRevoke(ctx); err != nil {
+	res, err := st.manager.LogoutAndRevoke(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
+		return 1
+	}
+	existed = existed || res.Existed
+	if existed {
+		fmt.Fprintln(e.stderr, "Successfully logged out")
+	} else {
+		fmt.Fprintln(e.stderr, "Not logged in")
+	}
+	return 0
+}
+
+// logoutLocal deletes every store without the issuer, with Codex's words.
+func (e *env) logoutLocal(ctx context.Context) int {
+	s, _, ok := e.open()
+	if !ok {
+		return 1
+	}
+	existed, err := s.Delete(ctx)
+	if err != nil {
 		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
 		return 1
 	}

@@ -282,3 +282,23 @@ func TestBrowserLoginCLIHeadless(t *testing.T) {
 		t.Errorf("login status after browser login (-want +got):\n%s", diff)
 	}
 }
+
+// TestLogoutWithBadCABundle: a CA bundle that cannot be read stops the
+// revoke, not the logout (the Codex CLI logs out too).
+func TestLogoutWithBadCABundle(t *testing.T) {
+	home := tempHome(t)
+	if got, _ := ours(t, home, "sk-cabundle-0123456789abcdef\n", "login", "--with-api-key"); got.Code != 0 {
+		t.Fatalf("login: %+v", got)
+	}
+	env := map[string]string{"CODEX_HOME": home, "HOME": home, "SSL_CERT_FILE": filepath.Join(home, "gone.pem"),
+		"CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
+	var errb bytes.Buffer
+	code := run(t.Context(), []string{"logout"}, strings.NewReader(""), io.Discard, &errb, func(k string) string { return env[k] })
+	got := lines(errb.String())
+	if code != 0 || len(got) != 2 || !strings.Contains(got[0], "SSL_CERT_FILE") || got[1] != "Successfully logged out" {
+		t.Errorf("logout with a bad CA bundle: exit %d, stderr %q; want 0, a warning naming SSL_CERT_FILE, then Codex's words", code, got)
+	}
+	if _, err := os.Stat(filepath.Join(home, "auth.json")); !os.IsNotExist(err) {
+		t.Errorf("auth.json after logout: %v", err)
+	}
+}
