@@ -259,3 +259,23 @@ func TestCallbackListensOnIPv6(t *testing.T) {
 		t.Errorf("[::1] answered %d, want 404 from our server", got)
 	}
 }
+
+// TestLogoutEndsLoginInProgress: a browser login left open must not sign
+// the user back in after a logout.
+func TestLogoutEndsLoginInProgress(t *testing.T) {
+	e := newTestEnv(t, nil)
+	bl, err := e.m.StartBrowserLogin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Logout(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []any{LoginCompleted{LoginID: bl.LoginID, Error: "canceled"}, Updated{}}
+	if diff := cmp.Diff(want, e.rec.all()); diff != "" {
+		t.Errorf("notifications (-want +got):\n%s", diff)
+	}
+	if e.m.CancelLogin(t.Context(), bl.LoginID) {
+		t.Error("the login is still running after the logout")
+	}
+}

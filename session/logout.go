@@ -50,6 +50,12 @@ func (m *Manager) LogoutAndRevoke(ctx context.Context) (LogoutResult, error) {
 // logout deletes locally and starts the revoke; done (nil when there was
 // nothing to revoke) receives the revoke's result.
 func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, err error) {
+	// A login still in progress would sign the user back in minutes
+	// later: logging out ends it (it reports LoginCompleted "canceled").
+	m.loginMu.Lock()
+	m.stopLogin(nil)
+	m.loginMu.Unlock()
+
 	// Revoke what is stored (another process may have logged in since we
 	// last looked), else what we knew.
 	var rec *store.Record
