@@ -92,7 +92,9 @@ func (m *Manager) openURL(ctx context.Context, url string) {
 		defer cancel()
 		opened, err := m.opts.OpenURL(ctx, url)
 		if err != nil || !opened {
-			m.log.Info("could not open the browser; the editor shows the URL", "err", err)
+			// The error's type only: an editor may echo the URI (and
+			// its state parameter) in its error message.
+			m.log.Info("could not open the browser; the editor shows the URL", "opened", opened, "errType", fmt.Sprintf("%T", err))
 		}
 	}()
 }

@@ -115,7 +115,8 @@ func (m *Manager) ensureFresh(ctx context.Context, force bool) (*store.Record, e
 		return nil, ctx.Err()
 	}
 	if f.err != nil {
-		if !force && errors.Is(f.err, ErrIssuerUnavailable) && unexpired(rec, m.opts.Now()) {
+		transient := errors.Is(f.err, ErrIssuerUnavailable) || errors.Is(f.err, store.ErrUnavailable)
+		if !force && transient && unexpired(rec, m.opts.Now()) {
 			return rec, nil
 		}
 		return nil, f.err

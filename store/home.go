@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // Home is a resolved CODEX_HOME.
@@ -60,7 +61,12 @@ func ResolveHome(getenv func(string) string) (Home, error) {
 		}
 		return Home{Dir: dir}, nil
 	}
+	// Codex (Rust's dirs::home_dir) reads HOME on Unix and the user's
+	// profile folder on Windows, where HOME (Cygwin, MSYS) is ignored.
 	home := getenv("HOME")
+	if runtime.GOOS == "windows" {
+		home = ""
+	}
 	if home == "" {
 		h, err := os.UserHomeDir()
 		if err != nil {
