@@ -55,6 +55,11 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 	m.loginMu.Lock()
 	m.stopLogin(nil)
 	m.loginMu.Unlock()
+	// A refresh in flight holds the store's locks; to a hung issuer it
+	// would hold them for its whole timeout. Its result is not wanted.
+	m.mu.Lock()
+	m.refresh.cancelFlights()
+	m.mu.Unlock()
 
 	// Revoke what is stored (another process may have logged in since we
 	// last looked), else what we knew.

@@ -33,6 +33,13 @@ type refreshState struct {
 	next     time.Time
 }
 
+// cancelFlights stops every refresh in flight (the caller holds mu).
+func (s *refreshState) cancelFlights() {
+	for _, f := range s.flights {
+		f.cancel()
+	}
+}
+
 func (s *refreshState) reset() {
 	s.dead, s.failures, s.next = "", 0, time.Time{}
 }
@@ -43,6 +50,10 @@ type refreshFlight struct {
 	done chan struct{}
 	rec  *store.Record
 	err  error
+	// ctx and cancel bound the refresh; a logout cancels it, so that it
+	// does not wait for a refresh to a hung issuer.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // fresh reports whether tok needs no refresh now: its exp is more than
@@ -101,6 +112,7 @@ func (m *Manager) ensureFresh(ctx context.Context, force bool) (*store.Record, e
 			return nil, fmt.Errorf("refresh backing off after a failure: %w", ErrIssuerUnavailable)
 		}
 		f = &refreshFlight{done: make(chan struct{})}
+		f.ctx, f.cancel = context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
 		if m.refresh.flights == nil {
 			m.refresh.flights = map[string]*refreshFlight{}
 		}
@@ -130,8 +142,8 @@ func (m *Manager) ensureFresh(ctx context.Context, force bool) (*store.Record, e
 // before unlocking.
 func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64) {
 	defer m.wg.Done()
-	ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
-	defer cancel()
+	ctx := f.ctx
+	defer f.cancel()
 
 	var stored *store.Record
 	refreshed := false
@@ -218,6 +230,12 @@ func (m *Manager) runRefresh(f *refreshFlight, rt string, force bool, gen uint64
 				Reason:  ReasonRefreshFailed,
 				Message: ErrSessionExpired.Error(),
 			}, updatedOf(m.rec))
+		}
+	case m.gen != gen:
+		// A logout or login came in (and may have canceled this one):
+		// no backoff against the new state.
+		if m.rec == nil {
+			err = fmt.Errorf("signed out during the refresh: %w", ErrNotLoggedIn)
 		}
 	default:
 		m.refresh.failures++

@@ -268,3 +268,43 @@ func TestRefreshOutlivesRequest(t *testing.T) {
 		t.Error("token is not the refreshed one")
 	}
 }
+
+// TestLogoutDoesNotWaitForHungRefresh: a logout cancels a refresh stuck
+// at the issuer instead of waiting out its timeout behind the store's
+// locks.
+func TestLogoutDoesNotWaitForHungRefresh(t *testing.T) {
+	iss := newFakeIssuer(t, testUser{Email: "ada@example.com", Plan: "plus", Workspace: "ws-1"})
+	synctest.Test(t, func(t *testing.T) {
+		iss.now = time.Now
+		e := &testEnv{st: &memStore{}, iss: iss, rec: newRecorder()}
+		m, err := New(Options{Store: e.st, Issuer: iss, Notify: e.rec.notify, Headless: func() bool { return true }, RefreshTimeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		e.m = m
+		e.loginWith(t, time.Now().Add(time.Minute)) // within the window
+		iss.mu.Lock()
+		iss.block = make(chan struct{}) // never released: a hung issuer
+		iss.mu.Unlock()
+		tokErr := make(chan error, 1)
+		go func() {
+			_, err := m.Token(t.Context(), false)
+			tokErr <- err
+		}()
+		synctest.Wait() // the refresh is now stuck at the issuer
+		start := time.Now()
+		if err := m.Logout(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 0 {
+			t.Errorf("logout waited %v of virtual time behind the hung refresh", d)
+		}
+		if err := <-tokErr; !errors.Is(err, ErrNotLoggedIn) {
+			t.Errorf("the token call caught by the logout: %v, want ErrNotLoggedIn", err)
+		}
+		if e.st.get() != nil {
+			t.Error("the record survived the logout")
+		}
+	})
+}
