@@ -157,14 +157,10 @@ func (s *Server) loop(ctx context.Context, st *Stream) int {
 	for {
 		msg, _, err := st.Read(ctx)
 		if ctx.Err() != nil {
-			return 0
+			return 0 // Run has stopped (and logged why)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				s.log.Info("stopping: context done")
-			} else {
-				s.log.Info("end of input", "err", err)
-			}
+			s.log.Info("end of input", "err", err)
 			return 0
 		}
 		switch m := msg.(type) {
@@ -175,7 +171,6 @@ func (s *Server) loop(ctx context.Context, st *Stream) int {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				s.log.Info("stopping: context done")
 				return 0
 			}
 			s.spawn(ctx, st, m, sem)

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/codex-auth/codex-auth/internal/httpclient"
+	"github.com/codex-auth/codex-auth/session"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -184,8 +185,8 @@ func (e *env) loginAPIKey(ctx context.Context) int {
 	if !ok {
 		return 1
 	}
-	if cfg.ForcedLoginMethod == "chatgpt" {
-		fmt.Fprintln(e.stderr, "API key login is disabled. Use ChatGPT login instead.")
+	if err := session.PolicyOf(cfg).CheckLogin(session.LoginMethodAPI); err != nil {
+		fmt.Fprintln(e.stderr, err)
 		return 1
 	}
 	if isTerminal(e.stdin) {
@@ -244,17 +245,19 @@ func (e *env) logout(ctx context.Context, args []string) int {
 	if err := st.manager.Start(ctx); err != nil {
 		e.logger().Debug("loading credentials before logout", "err", err)
 	}
-	// What is there decides Codex's words: a corrupt file counts, and so
-	// does a copy in a store other than the mode's (Delete reports it).
-	rec, lerr := st.store.Load(ctx)
-	existed := rec != nil || errors.As(lerr, new(*store.CorruptError))
 	// Delete every store, then revoke at the issuer, waiting up to 5 s.
+	// What was removed from any store (a corrupt file counts) decides
+	// Codex's words.
 	res, err := st.manager.LogoutAndRevoke(ctx)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
 		return 1
 	}
-	existed = existed || res.Existed
+	return e.loggedOut(res.Existed)
+}
+
+// loggedOut prints Codex's words for a finished logout.
+func (e *env) loggedOut(existed bool) int {
 	if existed {
 		fmt.Fprintln(e.stderr, "Successfully logged out")
 	} else {
@@ -274,12 +277,7 @@ func (e *env) logoutLocal(ctx context.Context) int {
 		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
 		return 1
 	}
-	if existed {
-		fmt.Fprintln(e.stderr, "Successfully logged out")
-	} else {
-		fmt.Fprintln(e.stderr, "Not logged in")
-	}
-	return 0
+	return e.loggedOut(existed)
 }
 
 // isTerminal reports whether r is an interactive terminal: a character

@@ -117,7 +117,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := durationEnv(getenv, envHTTPTimeout, 0)
+	timeout, err := durationEnv(getenv, envHTTPTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +144,11 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 			port = session.AnyCallbackPort
 		}
 	}
-	window, err := durationEnv(getenv, envRefreshWindow, 0)
+	window, err := durationEnv(getenv, envRefreshWindow)
 	if err != nil {
 		return nil, err
 	}
-	poll, err := durationEnv(getenv, envWatchPoll, 0)
+	poll, err := durationEnv(getenv, envWatchPoll)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +175,12 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, manager: mgr}, nil
 }
 
-// durationEnv parses a Go duration ("4s") from the environment.
-func durationEnv(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+// durationEnv parses a Go duration ("4s") from the environment; 0 when
+// unset (the component's default).
+func durationEnv(getenv func(string) string, name string) (time.Duration, error) {
 	v := strings.TrimSpace(getenv(name))
 	if v == "" {
-		return def, nil
+		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
