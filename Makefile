@@ -21,7 +21,15 @@ TEST_TIMEOUT ?= 5m
 # Release matrix for make dist.
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build deps test unit fuzz lint bench dist demo clean distclean
+# The editor clients' tests run against this binary and the pinned Codex CLI.
+CODEX_AUTH_BIN := $(CURDIR)/bin/codex-auth
+CLIENT_ENV := CODEX_AUTH_REAL_PARTS=required CODEX_AUTH_BIN="$(CODEX_AUTH_BIN)" CODEX_BIN="$(CODEX_BIN)"
+NPM_CACHE := $(CACHE)/npm-cache
+MAVEN_REPO := $(CACHE)/m2
+MVN := mvn -B -q -Dmaven.repo.local=$(MAVEN_REPO)
+TIMED := scripts/timed.sh
+
+.PHONY: all build deps test unit clients test-vscode test-nvim test-jetbrains fuzz lint bench dist vsix demo clean distclean
 
 all: build
 
@@ -33,14 +41,39 @@ build:
 deps:
 	scripts/deps.sh
 
-## test: deps, the whole suite with the real parts required, short fuzz runs, lint
+## test: deps, the whole suite with the real parts required (Go, then the editor clients), short fuzz runs, lint
 test: deps
-	$(MAKE) --no-print-directory unit fuzz lint
+	@rm -f .cache/suite-times
+	$(TIMED) go $(MAKE) --no-print-directory unit
+	$(TIMED) clients $(MAKE) --no-print-directory clients
+	$(TIMED) fuzz $(MAKE) --no-print-directory fuzz
+	$(TIMED) lint $(MAKE) --no-print-directory lint
+	@cat .cache/suite-times 2>/dev/null || true
 
 # unit: go test with the real keyring, Codex CLI and Neovim (missing ones fail).
 unit:
 	CODEX_AUTH_REAL_PARTS=required CODEX_BIN="$(CODEX_BIN)" \
 		scripts/with-keyring.sh $(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) ./...
+
+## clients: the editor clients' tests against bin/codex-auth, the local issuer and the real Codex CLI
+clients: build
+	$(TIMED) vscode $(MAKE) --no-print-directory test-vscode
+	$(TIMED) nvim $(MAKE) --no-print-directory test-nvim
+	$(TIMED) jetbrains $(MAKE) --no-print-directory test-jetbrains
+
+# npm packages from the committed package-lock.json into the project's cache.
+test-vscode: build
+	cd extension/vscode && npm ci --cache "$(NPM_CACHE)" --prefer-offline --no-audit --no-fund --loglevel=error
+	cd extension/vscode && npm run --silent build
+	cd extension/vscode && $(CLIENT_ENV) npm test
+
+# Headless Neovim (Debian's 0.7), always under timeout.
+test-nvim: build
+	$(CLIENT_ENV) extension/nvim/test/run.sh
+
+# Maven's local repository inside the project's cache.
+test-jetbrains: build
+	$(CLIENT_ENV) $(MVN) -f extension/jetbrains/pom.xml verify
 
 fuzz:
 	for target in $(FUZZ_TARGETS); do \
@@ -68,6 +101,11 @@ bench: deps build
 				scripts/with-keyring.sh $(GO) run "./$$dir"; \
 		fi; \
 	done
+	echo "bench: extension/vscode (activation to the first getSessions answer)"
+	cd extension/vscode && npm ci --cache "$(NPM_CACHE)" --prefer-offline --no-audit --no-fund --loglevel=error && npm run --silent build
+	cd extension/vscode && $(CLIENT_ENV) npm run --silent bench
+	echo "bench: extension/nvim (plugin load and first status())"
+	$(CLIENT_ENV) extension/nvim/test/bench.sh
 
 ## dist: CGO-free binaries for every platform in dist/, with SHA256SUMS
 dist:

@@ -21,12 +21,16 @@ declare -A provides=(
 	[dbus]=dbus-run-session
 	[libsecret-tools]=secret-tool
 	[neovim]=nvim
+	[maven]=mvn
+	[default-jdk-headless]=javac
 )
 missing=()
-for pkg in gnome-keyring dbus libsecret-tools neovim; do
+# neovim: the Neovim plugin's tests; maven and a JDK (17+): the JetBrains client's.
+for pkg in gnome-keyring dbus libsecret-tools neovim maven default-jdk-headless; do
 	command -v "${provides[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
 done
-# The Codex CLI is an npm package: node and npm come from Debian too when absent.
+# The Codex CLI is an npm package, and the VS Code extension's tests run on
+# Node (20 or newer): node and npm come from Debian too when absent.
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
 	missing+=(nodejs npm)
 fi
