@@ -1,0 +1,49 @@
+-- :CodexLogin, :CodexStatus, :CodexLogout. Loading this file starts
+-- nothing: the sidecar starts on first use.
+
+if vim.g.loaded_codex_auth then
+  return
+end
+vim.g.loaded_codex_auth = true
+
+vim.api.nvim_create_user_command('CodexLogin', function(o)
+  local method = o.args ~= '' and o.args or nil
+  require('codex_auth').login(method)
+end, {
+  nargs = '?',
+  complete = function()
+    return { 'browser', 'device', 'apikey' }
+  end,
+  desc = 'Sign in to Codex (browser, device code or API key)',
+})
+
+vim.api.nvim_create_user_command('CodexStatus', function()
+  local codex = require('codex_auth')
+  local status, err = codex.status()
+  local level = vim.log.levels.INFO
+  local msg
+  if not status then
+    msg, level = 'status unavailable: ' .. tostring(err), vim.log.levels.ERROR
+  else
+    local a = status.account
+    if not a then
+      msg = 'signed out (:CodexLogin to sign in)'
+    elseif a.type == 'apiKey' then
+      msg = 'signed in with an API key ' .. tostring(a.apiKeyHint or '')
+    else
+      msg = string.format('signed in as %s (plan %s, workspace %s%s)', tostring(a.email), tostring(a.planType),
+        tostring(a.workspaceId), a.expiresAt and (', token until ' .. a.expiresAt) or '')
+    end
+    if status.store then
+      msg = msg .. string.format('\nstore: %s, %s', tostring(status.store.mode), tostring(status.store.location))
+    end
+    if status.problem then
+      msg, level = msg .. '\nproblem: ' .. status.problem, vim.log.levels.WARN
+    end
+  end
+  vim.notify('Codex: ' .. msg, level, { title = 'Codex' })
+end, { nargs = 0, desc = 'Show the Codex sign-in state' })
+
+vim.api.nvim_create_user_command('CodexLogout', function()
+  require('codex_auth').logout()
+end, { nargs = 0, desc = 'Sign out of Codex (here and in the Codex CLI)' })
