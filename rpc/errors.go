@@ -102,6 +102,7 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		input   *session.InputError
 		corrupt *store.CorruptError
 		issuer  *session.IssuerError
+		expired *session.ExpiredError
 		unknown unknownLoginTypeError
 	)
 	switch {
@@ -119,6 +120,8 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeInvalidParams, "invalid params")
 	case errors.Is(err, session.ErrNotLoggedIn):
 		return newError(CodeNotLoggedIn, "not logged in")
+	case errors.As(err, &expired):
+		return newError(CodeSessionExpired, "%s", expired.Error())
 	case errors.Is(err, session.ErrSessionExpired):
 		return newError(CodeSessionExpired, "%s", session.ErrSessionExpired.Error())
 	case errors.Is(err, session.ErrIssuerUnavailable):

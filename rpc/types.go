@@ -77,6 +77,9 @@ type AccountReadResult struct {
 	Issuer  string `json:"issuer,omitempty"`
 	Policy  Policy `json:"policy"`
 	Problem string `json:"problem,omitempty"`
+	// Warning: something the user should know that does not stop the
+	// session (changes made elsewhere are not being noticed).
+	Warning string `json:"warning,omitempty"`
 }
 
 // Account is {type:"apiKey", apiKeyHint} or {type:"chatgpt", email,
@@ -261,6 +264,7 @@ func toAccountRead(st session.Status) AccountReadResult {
 			ForcedWorkspaceIDs: append([]string{}, st.Policy.ForcedWorkspaceIDs...),
 		},
 		Problem: st.Problem,
+		Warning: st.Warning,
 	}
 	if a := st.Account; a != nil {
 		switch a.Type {

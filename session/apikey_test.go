@@ -121,7 +121,7 @@ func TestRefreshAdoptsAcrossStores(t *testing.T) {
 	}
 	// The other process refreshes under the lock.
 	rotated, err := other.Update(t.Context(), func(cur *store.Record) (*store.Record, error) {
-		ts, err := e.iss.Refresh(t.Context(), cur.Tokens.RefreshToken)
+		ts, err := e.iss.Refresh(t.Context(), cur.Tokens.RefreshToken, RefreshForced)
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,9 @@ func newTestEnv(t *testing.T, mutate func(*Options)) *testEnv {
 		Notify:       e.rec.notify,
 		Headless:     func() bool { return false },
 		CallbackPort: AnyCallbackPort,
+		// No late delay before redeeming a token inside Codex's window:
+		// tests of it set their own (in virtual time).
+		LateDelay: time.Nanosecond,
 	}
 	if mutate != nil {
 		mutate(&opts)

@@ -44,7 +44,7 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	}
 	w, err := NewWatcher(wo)
 	if err != nil {
-		m.log.Warn("not watching for changes made elsewhere", "err", err)
+		m.watchFailed(err)
 		return nil
 	}
 	m.watcher.Store(w)
@@ -58,12 +58,21 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	case <-w.Ready():
 	case err := <-ended:
 		if err != nil {
-			m.log.Warn("not watching for changes made elsewhere", "err", err)
+			m.watchFailed(err)
 		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	return nil
+}
+
+// watchFailed records that the watcher could not start: the sidecar still
+// serves, and account/read says that changes made elsewhere go unnoticed.
+func (m *Manager) watchFailed(err error) {
+	m.log.Warn("not watching for changes made elsewhere", "err", err)
+	m.mu.Lock()
+	m.watchErr = err
+	m.mu.Unlock()
 }
 
 // pollKeyring is the watcher's keyring poll: the stored record as bytes
@@ -133,6 +142,9 @@ func (m *Manager) reloadConfig() bool {
 // keeps the record known before. The caller holds evMu.
 func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	rec, err := m.opts.Store.Load(ctx)
+	// A refreshed token set whose save failed stands in for the stored
+	// record that still holds the spent refresh token.
+	rec, _ = m.withPending(rec)
 	next := SnapshotOf(rec, err)
 	if next.State == SnapUnavailable {
 		m.mu.Lock()
@@ -164,6 +176,7 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 		m.refresh.reset()
 	}
 	m.last = next
+	m.kickAhead()
 	m.mu.Unlock()
 
 	if v.Refreshed {

@@ -54,8 +54,9 @@ type Issuer interface {
 	AuthorizeURL(r AuthorizeRequest) string
 	// Exchange redeems an authorization code (RFC 6749 4.1.3, RFC 7636).
 	Exchange(ctx context.Context, code, verifier, redirectURI string) (TokenSet, error)
-	// Refresh redeems a refresh token (RFC 6749 section 6).
-	Refresh(ctx context.Context, refreshToken string) (TokenSet, error)
+	// Refresh redeems a refresh token (RFC 6749 section 6); reason is
+	// sent as Codex 0.171 sends refresh_reason.
+	Refresh(ctx context.Context, refreshToken string, reason RefreshReason) (TokenSet, error)
 	// ExchangeAPIKey trades an ID token for an API key (best effort).
 	ExchangeAPIKey(ctx context.Context, idToken string) (string, error)
 	// Revoke revokes a token (RFC 7009); hint is "refresh_token" or "access_token".
@@ -68,6 +69,20 @@ type Issuer interface {
 	Base() string
 	IsDefault() bool
 }
+
+// RefreshReason is why a refresh is made, as the Codex CLI 0.171 tells
+// the token endpoint in refresh_reason.
+type RefreshReason string
+
+// The refresh reasons Codex sends.
+const (
+	// RefreshProactive: the access token expires soon (Codex's
+	// "proactive_expiry"); also our background refresh ahead of Codex.
+	RefreshProactive RefreshReason = "proactive_expiry"
+	// RefreshForced: a caller asked for a new token (an editor that got
+	// a 401, Codex's account/read {refreshToken:true}).
+	RefreshForced RefreshReason = "forced"
+)
 
 // IssuerError is an answer from the issuer that is not success: the HTTP
 // status and, when the body had one, the OAuth error code (RFC 6749

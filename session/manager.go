@@ -94,8 +94,16 @@ type Options struct {
 	// DeviceLimit is how long a device code is polled before the login
 	// ends as expired (default DefaultDeviceLimit, OpenAI's 15 minutes).
 	DeviceLimit time.Duration
-	// RefreshTimeout bounds one refresh, waiting for auth.lock included.
+	// RefreshTimeout bounds waiting for auth.lock in a refresh, and
+	// separately the call to the issuer once the lock is held.
 	RefreshTimeout time.Duration
+	// BackgroundRefresh keeps the shared ChatGPT record fresh ahead of
+	// the Codex CLI's refresh window while the Manager runs (the
+	// sidecar); one-shot commands leave it off.
+	BackgroundRefresh bool
+	// LateDelay is the longest random wait before redeeming a token that
+	// is already inside Codex's window (default DefaultLateDelay).
+	LateDelay time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Logger gets diagnostics, never secrets; default discards.
@@ -140,6 +148,8 @@ type Manager struct {
 	cfg     store.Config  // the configuration in force (policy)
 	rec     *store.Record // the in-memory view; nil when logged out
 	loadErr error         // why the stored record cannot be used
+	// watchErr: the watcher could not start (Status warns).
+	watchErr error
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
@@ -150,6 +160,9 @@ type Manager struct {
 	gen     uint64
 	login   *loginRun
 	refresh refreshState
+	// aheadKick wakes the background refresh (ahead.go) when the record
+	// changes; nil without Options.BackgroundRefresh.
+	aheadKick chan struct{}
 }
 
 // New validates opts and returns a Manager; call Start before serving.
@@ -172,7 +185,7 @@ func New(opts Options) (*Manager, error) {
 			opts.FallbackPort = FallbackCallbackPort
 		}
 	}
-	for _, d := range []*time.Duration{&opts.RefreshWindow, &opts.LoginTimeout, &opts.RefreshTimeout, &opts.DeviceLimit, &opts.KeyringPoll} {
+	for _, d := range []*time.Duration{&opts.RefreshWindow, &opts.LoginTimeout, &opts.RefreshTimeout, &opts.DeviceLimit, &opts.KeyringPoll, &opts.LateDelay} {
 		if *d < 0 {
 			return nil, fmt.Errorf("session: negative duration %v", *d)
 		}
@@ -185,6 +198,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.RefreshTimeout == 0 {
 		opts.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if opts.LateDelay == 0 {
+		opts.LateDelay = DefaultLateDelay
 	}
 	if opts.DeviceLimit == 0 {
 		opts.DeviceLimit = DefaultDeviceLimit
@@ -202,13 +218,17 @@ func New(opts Options) (*Manager, error) {
 		opts.Notify = func(any) {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		opts:   opts,
 		cfg:    opts.Config,
 		log:    opts.Logger,
 		ctx:    ctx,
 		cancel: cancel,
-	}, nil
+	}
+	if opts.BackgroundRefresh {
+		m.aheadKick = make(chan struct{}, 1)
+	}
+	return m, nil
 }
 
 // Start starts watching the shared credentials and the configuration
@@ -228,7 +248,12 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	m.reloadConfig()
-	if err := m.adopt(ctx, false, false); err != nil && !isCorrupt(err) {
+	err := m.adopt(ctx, false, false)
+	if m.aheadKick != nil {
+		m.wg.Add(1)
+		go m.runAhead()
+	}
+	if err != nil && !isCorrupt(err) {
 		return err
 	}
 	return nil
@@ -299,7 +324,10 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		st.Issuer = m.opts.Issuer.Base()
 	}
 	m.mu.Lock()
-	rec, loadErr, dead := m.rec, m.loadErr, m.refresh.dead
+	rec, loadErr, dead, deadWhy := m.rec, m.loadErr, m.refresh.dead, m.refresh.deadWhy
+	if m.watchErr != nil {
+		st.Warning = "changes made by other programs (the Codex CLI, other editors) are not noticed: the watcher could not start"
+	}
 	m.mu.Unlock()
 	switch {
 	case loadErr != nil:
@@ -310,7 +338,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 	default:
 		st.Account = accountOf(rec)
 		if dead != "" && rec.Tokens != nil && dead == rec.Tokens.RefreshToken {
-			st.Problem = ErrSessionExpired.Error()
+			st.Problem = deadWhy.Error()
 		}
 	}
 	return st, nil
@@ -394,6 +422,9 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
+	m.mu.Lock()
+	m.refresh.served = rec.Tokens.AccessToken
+	m.mu.Unlock()
 	a := accountOf(rec)
 	return Token{Type: "chatgpt", AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
 }
@@ -413,6 +444,7 @@ func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) erro
 	m.last = SnapshotOf(rec, nil)
 	m.gen++
 	m.refresh.reset()
+	m.kickAhead()
 	m.mu.Unlock()
 	if w := m.watcher.Load(); w != nil {
 		w.Resync()

@@ -214,11 +214,12 @@ func (o *OpenAIIssuer) Exchange(ctx context.Context, code, verifier, redirectURI
 // 0.171 it posts JSON; each returned token is optional (an empty one keeps
 // the stored value). A rejected token is an *IssuerError whose Permanent
 // reports whether the session is dead.
-func (o *OpenAIIssuer) Refresh(ctx context.Context, refreshToken string) (TokenSet, error) {
+func (o *OpenAIIssuer) Refresh(ctx context.Context, refreshToken string, reason RefreshReason) (TokenSet, error) {
 	body := map[string]string{
-		"client_id":     o.clientID,
-		"grant_type":    "refresh_token",
-		"refresh_token": refreshToken,
+		"client_id":      o.clientID,
+		"grant_type":     "refresh_token",
+		"refresh_reason": string(reason),
+		"refresh_token":  refreshToken,
 	}
 	var tr openaiTokenResponse
 	if err := o.post(ctx, "refresh", o.refreshURL, openaiJSON(body), &tr); err != nil {

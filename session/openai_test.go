@@ -189,15 +189,19 @@ func TestOpenAIRequests(t *testing.T) {
 				"grant_type": "authorization_code", "code": "the-code", "code_verifier": "the-verifier",
 				"redirect_uri": "http://localhost:1455/auth/callback", "client_id": DefaultClientID}}},
 		{"refresh rotates all", 200, tokens,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.Refresh(ctx, "old-rt") },
+			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
+				return iss.Refresh(ctx, "old-rt", RefreshProactive)
+			},
 			TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"},
 			openaiSeen{"POST", "/oauth/token", "application/json", map[string]string{
-				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID}}},
+				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID, "refresh_reason": "proactive_expiry"}}},
 		{"refresh with only an access token", 200, `{"access_token":"at2"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.Refresh(ctx, "old-rt") },
+			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
+				return iss.Refresh(ctx, "old-rt", RefreshForced)
+			},
 			TokenSet{AccessToken: "at2"},
 			openaiSeen{"POST", "/oauth/token", "application/json", map[string]string{
-				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID}}},
+				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID, "refresh_reason": "forced"}}},
 		{"api key", 200, `{"access_token":"sk-proj-abc","token_type":"Bearer"}`,
 			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.ExchangeAPIKey(ctx, "idt") },
 			"sk-proj-abc",
@@ -286,7 +290,7 @@ func TestOpenAIRefreshURLOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := iss.Refresh(t.Context(), "rt")
+	got, err := iss.Refresh(t.Context(), "rt", RefreshProactive)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -364,7 +368,7 @@ func (c openaiErrCheck) checkCode(t *testing.T, err error) {
 
 func TestOpenAIErrors(t *testing.T) {
 	refresh := func(ctx context.Context, iss *OpenAIIssuer) error {
-		_, err := iss.Refresh(ctx, "rt-old")
+		_, err := iss.Refresh(ctx, "rt-old", RefreshProactive)
 		return err
 	}
 	exchange := func(ctx context.Context, iss *OpenAIIssuer) error {
@@ -449,7 +453,7 @@ func TestOpenAINetworkErrors(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		_, err = openaiNew(t, "http://"+addr, 5*time.Second).Refresh(t.Context(), "rt-old")
+		_, err = openaiNew(t, "http://"+addr, 5*time.Second).Refresh(t.Context(), "rt-old", RefreshProactive)
 		openaiErrCheck{unavailable: true}.check(t, err)
 	})
 	t.Run("connection dropped before answering", func(t *testing.T) {
@@ -471,7 +475,7 @@ func TestOpenAINetworkErrors(t *testing.T) {
 			// returning short of Content-Length makes the server close the connection
 		}))
 		defer srv.Close()
-		_, err := openaiNew(t, srv.URL, 5*time.Second).Refresh(t.Context(), "rt-old")
+		_, err := openaiNew(t, srv.URL, 5*time.Second).Refresh(t.Context(), "rt-old", RefreshProactive)
 		openaiErrCheck{unavailable: true}.check(t, err)
 	})
 	t.Run("hanging server, short client timeout", func(t *testing.T) {
@@ -612,7 +616,7 @@ func TestOpenAILocalBrowserLogin(t *testing.T) {
 func TestOpenAILocalRefresh(t *testing.T) {
 	_, iss := openaiLocal(t, issuer.Config{})
 	first := openaiLogin(t, iss)
-	second, err := iss.Refresh(t.Context(), first.RefreshToken)
+	second, err := iss.Refresh(t.Context(), first.RefreshToken, RefreshProactive)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -621,9 +625,9 @@ func TestOpenAILocalRefresh(t *testing.T) {
 			second.RefreshToken != "", second.RefreshToken != first.RefreshToken, second.AccessToken != "")
 	}
 	// Redeeming the old token again is reuse: permanent, and it kills the family.
-	_, err = iss.Refresh(t.Context(), first.RefreshToken)
+	_, err = iss.Refresh(t.Context(), first.RefreshToken, RefreshProactive)
 	openaiErrCheck{issuer: &IssuerError{Status: 401, Code: "refresh_token_reused"}, permanent: true}.checkCode(t, err)
-	_, err = iss.Refresh(t.Context(), second.RefreshToken)
+	_, err = iss.Refresh(t.Context(), second.RefreshToken, RefreshProactive)
 	openaiErrCheck{issuer: &IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
 }
 
@@ -633,7 +637,7 @@ func TestOpenAILocalRevoke(t *testing.T) {
 	if err := iss.Revoke(t.Context(), ts.RefreshToken, "refresh_token"); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	_, err := iss.Refresh(t.Context(), ts.RefreshToken)
+	_, err := iss.Refresh(t.Context(), ts.RefreshToken, RefreshProactive)
 	openaiErrCheck{issuer: &IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
 	if err := iss.Revoke(t.Context(), "never-issued", "refresh_token"); err != nil {
 		t.Errorf("Revoke of an unknown token: %v, want success (RFC 7009 section 2.2)", err)
@@ -660,7 +664,7 @@ func TestOpenAILocalFaults(t *testing.T) {
 			if err := srv.SetFaults(issuer.Faults{tt.fault}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := iss.Refresh(t.Context(), ts.RefreshToken)
+			_, err := iss.Refresh(t.Context(), ts.RefreshToken, RefreshProactive)
 			tt.want.check(t, err)
 		})
 	}

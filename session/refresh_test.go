@@ -130,7 +130,7 @@ func TestRefreshAdoptsRotatedByAnotherProcess(t *testing.T) {
 	// Another process refreshes: the store now holds new tokens that our
 	// memory does not know.
 	other := e.st.get()
-	ts, err := e.iss.Refresh(t.Context(), other.Tokens.RefreshToken)
+	ts, err := e.iss.Refresh(t.Context(), other.Tokens.RefreshToken, RefreshForced)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestRefreshPermanentFailure(t *testing.T) {
 		}
 	}
 	want := []any{
-		SessionInvalidated{Reason: ReasonRefreshFailed, Message: ErrSessionExpired.Error()},
+		SessionInvalidated{Reason: ReasonRefreshFailed, Message: "the session was ended because its refresh token was used twice (two programs refreshed it at the same time); sign in again"},
 		Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
 	}
 	if diff := cmp.Diff(want, e.rec.all()); diff != "" {
@@ -172,7 +172,7 @@ func TestRefreshPermanentFailure(t *testing.T) {
 		t.Errorf("the record changed (-want +got):\n%s", diff)
 	}
 	st, _ := e.m.Status(t.Context(), false)
-	if st.Account == nil || st.Problem != ErrSessionExpired.Error() {
+	if st.Account == nil || st.Problem != want[0].(SessionInvalidated).Message {
 		t.Errorf("status %+v, want the account with the expired problem", st)
 	}
 }
@@ -307,4 +307,32 @@ func TestLogoutDoesNotWaitForHungRefresh(t *testing.T) {
 			t.Error("the record survived the logout")
 		}
 	})
+}
+
+// TestRefreshFailureSaysWhy: expired, used elsewhere and revoked are told
+// apart, in the error account/token gives and in refreshFailed.
+func TestRefreshFailureSaysWhy(t *testing.T) {
+	seen := map[string]string{}
+	for _, code := range []string{"refresh_token_expired", "refresh_token_reused", "refresh_token_invalidated"} {
+		e := newTestEnv(t, nil)
+		e.loginWith(t, time.Now().Add(time.Minute))
+		e.iss.mu.Lock()
+		e.iss.fault = &IssuerError{Status: 401, Code: code}
+		e.iss.mu.Unlock()
+		_, err := e.m.Token(t.Context(), false)
+		var ee *ExpiredError
+		if !errors.As(err, &ee) || !errors.Is(err, ErrSessionExpired) {
+			t.Fatalf("%s: %v, want an *ExpiredError that is ErrSessionExpired", code, err)
+		}
+		inv := ofType[SessionInvalidated](e.rec.all())
+		if len(inv) != 1 || inv[0].Message != ee.Error() {
+			t.Errorf("%s: invalidations %+v, want one saying %q", code, inv, ee.Error())
+		}
+		for other, msg := range seen {
+			if msg == ee.Error() {
+				t.Errorf("%s and %s give the same message %q", code, other, msg)
+			}
+		}
+		seen[code] = ee.Error()
+	}
 }

@@ -253,7 +253,7 @@ func (f *fakeIssuer) Exchange(ctx context.Context, code, verifier, redirectURI s
 	return f.mint(), nil
 }
 
-func (f *fakeIssuer) Refresh(ctx context.Context, rt string) (TokenSet, error) {
+func (f *fakeIssuer) Refresh(ctx context.Context, rt string, _ RefreshReason) (TokenSet, error) {
 	f.mu.Lock()
 	block := f.block
 	f.mu.Unlock()

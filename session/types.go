@@ -43,6 +43,9 @@ type Status struct {
 	// Problem is set when the stored record cannot be used (corrupt,
 	// unsupported mode): a message safe to show.
 	Problem string
+	// Warning is set when something does not stop the session but the
+	// user should know (the watcher could not start): safe to show.
+	Warning string
 }
 
 // Policy is the managed policy in force.
@@ -131,6 +134,29 @@ var (
 	// ErrInvalidInput: a parameter is wrong (empty API key, ...).
 	ErrInvalidInput = errors.New("invalid input")
 )
+
+// ExpiredError: the issuer rejected the refresh token for good. Code is
+// its reason (refresh_token_expired, refresh_token_reused,
+// refresh_token_invalidated, or another); Error says it in words a user
+// understands. errors.Is(err, ErrSessionExpired) holds.
+type ExpiredError struct {
+	Code string
+}
+
+func (e *ExpiredError) Error() string {
+	switch e.Code {
+	case "refresh_token_expired":
+		return "the session has expired; sign in again"
+	case "refresh_token_reused":
+		return "the session was ended because its refresh token was used twice (two programs refreshed it at the same time); sign in again"
+	case "refresh_token_invalidated":
+		return "the session was revoked (signed out elsewhere, or the account's password or access changed); sign in again"
+	}
+	return ErrSessionExpired.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrSessionExpired) true.
+func (e *ExpiredError) Unwrap() error { return ErrSessionExpired }
 
 // PolicyError: managed policy forbids the login or the stored credentials.
 // Message is Codex's wording.

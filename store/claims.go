@@ -68,13 +68,26 @@ func ParseIDToken(jwt string) (Claims, error) {
 // TokenExpiry reads a JWT's exp claim (RFC 7519 section 4.1.4); false when
 // the token is not a JWT or has no numeric exp.
 func TokenExpiry(jwt string) (time.Time, bool) {
-	var p struct {
-		Exp *json.Number `json:"exp"`
-	}
-	if decodeJWTPayload(jwt, &p) != nil || p.Exp == nil {
+	return tokenTime(jwt, "exp")
+}
+
+// TokenIssuedAt reads a JWT's iat claim (RFC 7519 section 4.1.6), without
+// checking anything; false when absent or not a JWT.
+func TokenIssuedAt(jwt string) (time.Time, bool) {
+	return tokenTime(jwt, "iat")
+}
+
+// tokenTime reads the NumericDate claim name of a JWT.
+func tokenTime(jwt, name string) (time.Time, bool) {
+	var p map[string]json.RawMessage
+	if decodeJWTPayload(jwt, &p) != nil || p[name] == nil {
 		return time.Time{}, false
 	}
-	f, err := p.Exp.Float64()
+	var n json.Number
+	if json.Unmarshal(p[name], &n) != nil {
+		return time.Time{}, false
+	}
+	f, err := n.Float64()
 	if err != nil {
 		return time.Time{}, false
 	}

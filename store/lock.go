@@ -15,15 +15,17 @@ import (
 // Lock file names, as Codex 0.171.0 uses them in CODEX_HOME.
 const (
 	// authLockName is held (blocking LOCK_EX) across a whole
-	// read-modify-write: login, logout, refresh including its network call.
+	// read-modify-write. Ours hold it across a refresh's network call too;
+	// the Codex CLI 0.171 takes it only around a refresh's final re-read
+	// and write, after its call to the issuer (see session's refresh.go).
 	authLockName = "auth.lock"
 	// writeLockName is held (LOCK_EX|LOCK_NB, retried) around the write.
 	writeLockName = "auth.json.lock"
 )
 
-// DefaultLockTimeout bounds waiting for auth.lock. The Codex CLI holds it
-// across a whole refresh, network call included, so the wait allows for
-// one slow refresh (an HTTP timeout is 30 s) before giving up.
+// DefaultLockTimeout bounds waiting for auth.lock. Another codex-auth
+// process holds it across a whole refresh, network call included, so the
+// wait allows for one slow refresh (an HTTP timeout is 30 s).
 const DefaultLockTimeout = 30 * time.Second
 
 const (

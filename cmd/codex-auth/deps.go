@@ -28,6 +28,9 @@ const (
 	envRefreshWindow   = "CODEX_AUTH_REFRESH_WINDOW"
 	envHTTPTimeout     = "CODEX_AUTH_HTTP_TIMEOUT"
 	envWatchPoll       = "CODEX_AUTH_KEYRING_POLL"
+	// envRefreshURL is the Codex CLI's own override of the refresh
+	// endpoint, honoured as Codex does (tests point both at one issuer).
+	envRefreshURL = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 )
 
 // stackFlags are the flags every command that talks to the issuer takes.
@@ -126,9 +129,10 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		return nil, err
 	}
 	iss, err := session.NewOpenAIIssuer(session.OpenAIConfig{
-		Issuer:   first(f.issuer, getenv(envIssuer), cfg.Issuer),
-		ClientID: first(f.clientID, getenv(envClientID), cfg.ClientID),
-		HTTP:     hc.HTTP(),
+		Issuer:     first(f.issuer, getenv(envIssuer), cfg.Issuer),
+		ClientID:   first(f.clientID, getenv(envClientID), cfg.ClientID),
+		RefreshURL: strings.TrimSpace(getenv(envRefreshURL)),
+		HTTP:       hc.HTTP(),
 	})
 	if err != nil {
 		return nil, err
@@ -153,21 +157,23 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		return nil, err
 	}
 	mgr, err := session.New(session.Options{
-		Store:         st,
-		Config:        cfg,
-		ConfigReload:  func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
-		ConfigFiles:   store.ConfigPaths(home, systemDir),
-		KeyringPoll:   poll,
-		DisableWatch:  h.noWatch,
-		Issuer:        iss,
-		Notify:        h.notify,
-		OpenURL:       h.openURL,
-		Headless:      h.headless,
-		CallbackPort:  port,
-		RefreshWindow: window,
-		Logger:        logger,
-		SetUserAgent:  hc.SetUserAgent,
-		Version:       versionString(),
+		Store:        st,
+		Config:       cfg,
+		ConfigReload: func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
+		ConfigFiles:  store.ConfigPaths(home, systemDir),
+		KeyringPoll:  poll,
+		DisableWatch: h.noWatch,
+		// The sidecar keeps the shared record fresh ahead of Codex.
+		BackgroundRefresh: !h.noWatch,
+		Issuer:            iss,
+		Notify:            h.notify,
+		OpenURL:           h.openURL,
+		Headless:          h.headless,
+		CallbackPort:      port,
+		RefreshWindow:     window,
+		Logger:            logger,
+		SetUserAgent:      hc.SetUserAgent,
+		Version:           versionString(),
 	})
 	if err != nil {
 		return nil, err
