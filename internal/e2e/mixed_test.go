@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -166,3 +168,61 @@ func unsignedJWT(claims map[string]any) string {
 }
 
 var wakeSidecars = 3
+
+// TestRefreshURLOverride: CODEX_REFRESH_TOKEN_URL_OVERRIDE sends the
+// sidecar's refreshes where it sends the Codex CLI's, as Codex does; the
+// rest of the flows stay with the issuer.
+func TestRefreshURLOverride(t *testing.T) {
+	bin := testenv.BuildBinary(t)
+	ctx := testCtx(t, waitLimit)
+	start := func() (*issuer.Server, string) {
+		s, err := issuer.New(issuer.Config{AllowedRedirectPorts: []int{0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := s.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s, base
+	}
+	main, base := start()
+	other, otherBase := start()
+	home := t.TempDir()
+	p, err := e2eutil.StartSidecar(ctx, "sidecar", bin, e2eutil.SidecarEnv(home, base, "CODEX_REFRESH_TOKEN_URL_OVERRIDE="+otherBase+"/oauth/token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2eutil.Stop(p, 5*time.Second)
+	if err := e2eutil.LoginChatGPT(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(home, "auth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["last_refresh"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339) // not just stored
+	raw, _ = json.MarshalIndent(rec, "", "  ")
+	if err := e2eutil.WriteAtomic(home, "auth.json", raw); err != nil {
+		t.Fatal(err)
+	}
+	// The other issuer never issued this refresh token: it rejects it.
+	var rpcErr *e2eutil.RPCError
+	for other.Stats().TokenErrors == 0 && ctx.Err() == nil {
+		err = p.Call(ctx, "account/token", map[string]bool{"refresh": true}, nil)
+		if err != nil && !errors.As(err, &rpcErr) {
+			t.Fatal(err)
+		}
+	}
+	if main.Stats().Refreshes != 0 {
+		t.Errorf("the issuer got %d refreshes, want none (they go to the override)", main.Stats().Refreshes)
+	}
+	if rpcErr == nil || rpcErr.Code != -32017 {
+		t.Errorf("account/token {refresh:true}: %v, want -32017 from the override's rejection", err)
+	}
+}
