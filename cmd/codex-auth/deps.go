@@ -28,6 +28,8 @@ const (
 	envRefreshWindow   = "CODEX_AUTH_REFRESH_WINDOW"
 	envHTTPTimeout     = "CODEX_AUTH_HTTP_TIMEOUT"
 	envWatchPoll       = "CODEX_AUTH_KEYRING_POLL"
+	// envAuthAPI is Codex's own: the account API base (whoami).
+	envAuthAPI = "CODEX_AUTHAPI_BASE_URL"
 )
 
 // stackFlags are the flags every command that talks to the issuer takes.
@@ -82,6 +84,7 @@ type stack struct {
 	store   *store.Store
 	http    *httpclient.Client
 	issuer  *session.OpenAIIssuer
+	authAPI *session.AuthAPI
 	manager *session.Manager
 }
 
@@ -133,6 +136,10 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
+	authAPI, err := newAuthAPI(getenv, iss.Base(), hc)
+	if err != nil {
+		return nil, err
+	}
 	port := 0
 	if v := getenv(envCallbackPort); v != "" {
 		p, err := strconv.Atoi(v)
@@ -160,6 +167,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		KeyringPoll:   poll,
 		DisableWatch:  h.noWatch,
 		Issuer:        iss,
+		Whoami:        authAPI,
 		Notify:        h.notify,
 		OpenURL:       h.openURL,
 		Headless:      h.headless,
@@ -172,7 +180,18 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, manager: mgr}, nil
+	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
+}
+
+// newAuthAPI is the Codex account API: CODEX_AUTHAPI_BASE_URL as the Codex
+// CLI reads it, else under the issuer (Codex's default is OpenAI's issuer
+// + /api/accounts; the local issuer serves the same path).
+func newAuthAPI(getenv func(string) string, issuerBase string, hc *httpclient.Client) (*session.AuthAPI, error) {
+	base := strings.TrimSpace(getenv(envAuthAPI))
+	if base == "" {
+		base = issuerBase + session.AuthAPIPath
+	}
+	return session.NewAuthAPI(base, hc.HTTP())
 }
 
 // durationEnv parses a Go duration ("4s") from the environment; 0 when
