@@ -39,6 +39,9 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	if mode == store.ModeKeyring || mode == store.ModeAuto {
 		wo.Poll = m.pollKeyring
 	}
+	if sf, ok := m.opts.Store.(interface{ SecretsFile() string }); ok {
+		wo.AuthFiles = []string{sf.SecretsFile()} // "" when not in use
+	}
 	if wo.Dir == "" && len(wo.Files) == 0 && wo.Poll == nil {
 		return nil
 	}

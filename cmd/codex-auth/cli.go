@@ -144,7 +144,7 @@ func (e *env) open() (*store.Store, store.Config, bool) {
 		mode = store.Mode(e.storeMode)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := store.Open(home, store.Options{Mode: mode, Logger: logger})
+	s, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error loading configuration: %v\n", err)
 		return nil, store.Config{}, false

@@ -116,7 +116,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 			return nil, fmt.Errorf("--store: %w", err)
 		}
 	}
-	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger})
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
 	if err != nil {
 		return nil, err
 	}
