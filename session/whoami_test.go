@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -256,5 +257,40 @@ func TestAgentIdentityRecord(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "auth.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("auth.json after logout: %v", err)
+	}
+}
+
+func TestAccessTokenReadRefreshAsksAgain(t *testing.T) {
+	e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser, {Email: "other@example.com", PlanType: "enterprise"}}}, mutate: withWhoami(t, store.Config{}, nil)})
+	if err := e.m.LoginAccessToken(t.Context(), testPAT); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.srv.Stats().WhoamiCalls
+	// Without refreshToken: from memory, no request.
+	if _, err := e.m.Status(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.srv.Stats().WhoamiCalls; got != calls {
+		t.Errorf("account/read asked whoami %d times", got-calls)
+	}
+	// With it: asked again and waited for (the plan changed).
+	if err := e.srv.SetNextUser("other@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.Status(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Account == nil || st.Account.Email != "other@example.com" || st.Account.PlanType != "enterprise" {
+		t.Errorf("Status(refresh) = %+v", st.Account)
+	}
+	// A token revoked since: a problem, not an error.
+	e.srv.RevokeAccessToken(testPAT)
+	st, err = e.m.Status(t.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(st.Problem, "rejected the personal access token") {
+		t.Errorf("problem %q after a revoke", st.Problem)
 	}
 }
