@@ -121,8 +121,11 @@ func (e *env) whoami(ctx context.Context, token string) (session.AccessTokenInfo
 }
 
 // envAccessTokenRecord is the record CODEX_ACCESS_TOKEN stands for, or nil.
-func (e *env) envAccessTokenRecord() *store.Record {
-	t := strings.TrimSpace(e.getenv(envAccessToken))
+func (e *env) envAccessTokenRecord() *store.Record { return envAccessTokenRecord(e.getenv) }
+
+// envAccessTokenRecord is the record CODEX_ACCESS_TOKEN stands for, or nil.
+func envAccessTokenRecord(getenv func(string) string) *store.Record {
+	t := strings.TrimSpace(getenv(envAccessToken))
 	if t == "" {
 		return nil
 	}

@@ -159,8 +159,12 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
+	var sst session.Store = st
+	if rec := envAccessTokenRecord(getenv); rec != nil {
+		sst = &envTokenStore{inner: st, rec: rec}
+	}
 	mgr, err := session.New(session.Options{
-		Store:         st,
+		Store:         sst,
 		Config:        cfg,
 		ConfigReload:  func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
 		ConfigFiles:   store.ConfigPaths(home, systemDir),

@@ -306,5 +306,22 @@ func TestAccessTokenFromEnvironmentAsCodex(t *testing.T) {
 		if cc != oc || co != oo || co != "Logged in using personal access token" {
 			t.Errorf("stored %v: codex exit %d %q; codex-auth exit %d %q", stored != "", cc, co, oc, oo)
 		}
+		// The sidecar serves it too (Codex's app-server does).
+		ctx := testCtx(t, waitLimit)
+		p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL(), env[1]))
+		var acct account
+		if err := p.Call(ctx, "account/read", nil, &acct); err != nil {
+			t.Fatal(err)
+		}
+		if acct.Account == nil || acct.Account.Type != "personalAccessToken" || acct.Store.Location != "environment: CODEX_ACCESS_TOKEN" {
+			t.Errorf("stored %v: sidecar account/read = %+v at %q", stored != "", acct.Account, acct.Store.Location)
+		}
+		var tok token
+		if err := p.Call(ctx, "account/token", nil, &tok); err != nil {
+			t.Fatal(err)
+		}
+		if tok.Type != "personalAccessToken" || "CODEX_ACCESS_TOKEN="+tok.AccessToken != env[1] {
+			t.Errorf("stored %v: sidecar account/token is not the environment's token (type %q)", stored != "", tok.Type)
+		}
 	}
 }

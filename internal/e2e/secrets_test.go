@@ -139,7 +139,6 @@ func TestSecretStorageWithCodex(t *testing.T) {
 	// An unknown secret beside the record, kept by everyone from here.
 	secrets := sf.read()
 	secrets["zz/OTHER"] = "keep-me"
-	mark = p.Len()
 	sf.write(secrets)
 
 	// 2. A codex-auth login, read by Codex.
