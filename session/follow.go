@@ -180,7 +180,7 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 		m.opts.Notify(SessionInvalidated{Reason: v.Invalidation, Message: v.Message})
 	}
 	if v.Changed || policyChanged {
-		m.opts.Notify(updatedOf(rec))
+		m.opts.Notify(m.updatedOf(rec))
 	}
 	if m.traceAdopt != nil {
 		m.traceAdopt(v)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -122,6 +123,10 @@ func (a *AuthAPI) Whoami(ctx context.Context, token string) (AccessTokenInfo, er
 	return info, nil
 }
 
+// whoamiRetry is how long a failed whoami answer stands before
+// account/read asks again in the background.
+const whoamiRetry = 30 * time.Second
+
 // patCache remembers the whoami answer for one token (the stored one),
 // keyed by its fingerprint: the token itself is never kept here.
 type patCache struct {
@@ -130,6 +135,9 @@ type patCache struct {
 	have bool
 	info AccessTokenInfo
 	err  error
+	// at is when the answer arrived: a failed one is asked again only
+	// after whoamiRetry, however often account/read is called.
+	at time.Time
 	// inflight is closed when the fetch for fp ends; nil when none runs.
 	inflight chan struct{}
 }
@@ -193,7 +201,7 @@ func (m *Manager) accessTokenInfo(token string, fresh bool) <-chan struct{} {
 		changed := false
 		if c.fp == fp && c.inflight == done {
 			changed = !c.have || c.info != info || (c.err == nil) != (err == nil)
-			c.have, c.info, c.err, c.inflight = true, info, err, nil
+			c.have, c.info, c.err, c.inflight, c.at = true, info, err, nil, m.opts.Now()
 		}
 		c.mu.Unlock()
 		close(done)
@@ -277,10 +285,18 @@ func (m *Manager) accessTokenWorkspace(rec *store.Record) (string, bool) {
 }
 
 // updatedOf is the account/updated notification for a record, with what
-// whoami said about a personal access token when it is known.
+// whoami said about a personal access token when it is known; an
+// access-token record the policy hides is logged out, as account/read
+// shows it.
 func (m *Manager) updatedOf(rec *store.Record) Updated {
 	u := updatedOf(rec)
-	if rec == nil || rec.EffectiveMode() != store.AuthModePersonalAccessToken || u.AuthMode == "" {
+	if rec == nil || u.AuthMode == "" || !isAccessTokenMode(rec.EffectiveMode()) {
+		return u
+	}
+	if m.accessTokenPolicy(rec) != nil {
+		return Updated{}
+	}
+	if rec.EffectiveMode() != store.AuthModePersonalAccessToken {
 		return u
 	}
 	t, _ := rec.PersonalAccessToken()
@@ -399,8 +415,13 @@ func (m *Manager) accessTokenStatus(rec *store.Record, st *Status) {
 	case errors.Is(err, ErrAccessTokenRejected):
 		st.Problem = ErrAccessTokenRejected.Error() + "; sign in again with a new token"
 	case err != nil:
-		// Shown as it is; asked again at the next account/read.
-		m.accessTokenInfo(t, true)
+		// Shown without them; asked again once whoamiRetry has passed.
+		m.pat.mu.Lock()
+		stale := m.opts.Now().Sub(m.pat.at) >= whoamiRetry
+		m.pat.mu.Unlock()
+		if stale {
+			m.accessTokenInfo(t, true)
+		}
 	default:
 		a.Email, a.PlanType, a.WorkspaceID = info.Email, info.PlanType, info.WorkspaceID
 	}

@@ -5,10 +5,12 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,5 +294,57 @@ func TestAccessTokenReadRefreshAsksAgain(t *testing.T) {
 	}
 	if !strings.Contains(st.Problem, "rejected the personal access token") {
 		t.Errorf("problem %q after a revoke", st.Problem)
+	}
+}
+
+// failingWhoami counts calls and answers as an unavailable server.
+type failingWhoami struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failingWhoami) Whoami(context.Context, string) (AccessTokenInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return AccessTokenInfo{}, fmt.Errorf("%w: test", ErrIssuerUnavailable)
+}
+
+func (f *failingWhoami) n() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func TestAccessTokenWhoamiFailureBacksOff(t *testing.T) {
+	var (
+		clockMu sync.Mutex
+		now     = time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	w := &failingWhoami{}
+	st := &memStore{}
+	if err := st.Replace(t.Context(), store.NewPersonalAccessTokenRecord(testPAT)); err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEnv(t, func(o *Options) { o.Store, o.Whoami, o.Now = st, w, clock })
+	<-e.m.accessTokenInfo(testPAT, false) // Start asked once
+	for range 5 {
+		s, err := e.m.Status(t.Context(), false)
+		if err != nil || s.Account == nil || s.Account.Type != "personalAccessToken" {
+			t.Fatalf("Status = %+v, %v", s.Account, err)
+		}
+	}
+	if got := w.n(); got != 1 {
+		t.Errorf("whoami calls within the retry time = %d, want 1", got)
+	}
+	advance(whoamiRetry)
+	if _, err := e.m.Status(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
+	<-e.m.accessTokenInfo(testPAT, false)
+	if got := w.n(); got != 2 {
+		t.Errorf("whoami calls after the retry time = %d, want 2", got)
 	}
 }
