@@ -183,8 +183,10 @@ func (m *Manager) accessTokenInfo(token string, fresh bool) <-chan struct{} {
 	}
 	done := make(chan struct{})
 	c.inflight = done
-	if m.opts.Whoami == nil {
-		c.have, c.err, c.inflight = true, fmt.Errorf("%w: no account API configured", ErrIssuerUnavailable), nil
+	if m.opts.Whoami == nil || m.ctx.Err() != nil {
+		// No account API, or the Manager is closing (nothing may join
+		// its wait group any more).
+		c.have, c.err, c.inflight = true, fmt.Errorf("%w: no account API configured, or closing", ErrIssuerUnavailable), nil
 		close(done)
 		return done
 	}
