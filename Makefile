@@ -51,9 +51,17 @@ test: deps
 	@cat .cache/suite-times 2>/dev/null || true
 
 # unit: go test with the real keyring, Codex CLI and Neovim (missing ones fail).
+# The encrypted secret storage tests (build tag agesecrets) are a test binary
+# of their own, without -race: every file Codex writes costs one scrypt
+# decryption at its work factor (3-5 s and 1 GiB here; tens of times that
+# under the race detector). Budget: $(AGE_TEST_TIMEOUT) for the lot (about
+# 30 s measured); the e2e test also fails itself beyond 90 s.
+AGE_TEST_TIMEOUT ?= 3m
 unit:
 	CODEX_AUTH_REAL_PARTS=required CODEX_BIN="$(CODEX_BIN)" \
 		scripts/with-keyring.sh $(GO) test -race -count=1 -timeout=$(TEST_TIMEOUT) ./...
+	CODEX_AUTH_REAL_PARTS=required CODEX_BIN="$(CODEX_BIN)" \
+		scripts/with-keyring.sh $(GO) test -tags agesecrets -count=1 -timeout=$(AGE_TEST_TIMEOUT) -run '^TestSecret' ./store ./internal/e2e
 
 ## clients: the editor clients' tests against bin/codex-auth, the local issuer and the real Codex CLI
 clients: build
@@ -93,6 +101,7 @@ lint:
 
 ## bench: Go benchmarks, then every bench/*/ program (against bin/codex-auth and the pinned Codex CLI)
 bench: deps build
+	@echo "bench: BenchmarkSecretsDecrypt is what one change of secrets/codex_auth.age costs codex-auth (one decryption; Codex writes work factor 20, codex-auth 10; nothing is decrypted while the file is unchanged)"
 	$(GO) test -run='^$$' -bench=. ./...
 	for dir in bench/*/; do \
 		if [[ -f "$$dir/main.go" ]]; then \

@@ -31,7 +31,7 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 			return nil, err
 		}
 		if p.Type == nil {
-			return nil, newError(CodeInvalidParams, "invalid params: params.type is required (apiKey, chatgpt or chatgptDeviceCode)")
+			return nil, newError(CodeInvalidParams, "invalid params: params.type is required (apiKey, accessToken, chatgpt or chatgptDeviceCode)")
 		}
 		switch *p.Type {
 		case LoginTypeAPIKey:
@@ -42,6 +42,14 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 				return nil, err
 			}
 			return LoginAPIKeyResult{Type: LoginTypeAPIKey}, nil
+		case LoginTypeAccessToken:
+			if p.AccessToken == nil {
+				return nil, newError(CodeInvalidParams, "invalid params: params.accessToken is required for type accessToken")
+			}
+			if err := s.svc.LoginAccessToken(ctx, *p.AccessToken); err != nil {
+				return nil, err
+			}
+			return LoginAPIKeyResult{Type: LoginTypeAccessToken}, nil
 		case LoginTypeChatGPT:
 			b, err := s.svc.StartBrowserLogin(ctx)
 			if err != nil {

@@ -57,7 +57,8 @@ const (
 	// (store.ErrUnavailable, store.ErrTooLarge).
 	CodeStoreUnavailable jsonrpc2.Code = -32013
 	// CodeUnsupportedRecord: the stored record uses a sign-in method
-	// codex-auth does not handle (session.ErrUnsupportedRecord).
+	// codex-auth does not handle (session.ErrUnsupportedRecord), or one
+	// only the Codex CLI can use (*session.UnusableRecordError, saying why).
 	CodeUnsupportedRecord jsonrpc2.Code = -32014
 	// CodeCredentialsCorrupt: the stored bytes are not an auth record
 	// (*store.CorruptError).
@@ -66,7 +67,8 @@ const (
 	// unknown or not available yet (session.ErrLoginTypeUnsupported).
 	CodeLoginTypeUnsupported jsonrpc2.Code = -32016
 	// CodeSessionExpired: the refresh token was rejected; log in again
-	// (session.ErrSessionExpired, a permanent *session.IssuerError).
+	// (session.ErrSessionExpired, a permanent *session.IssuerError,
+	// session.ErrAccessTokenRejected for a stored access token).
 	CodeSessionExpired jsonrpc2.Code = -32017
 	// CodeDeviceCodeDisabled: the issuer does not offer device-code login
 	// (session.ErrDeviceCodeDisabled).
@@ -74,7 +76,8 @@ const (
 	// CodeIncompatibleProtocol: initialize stated a protocol version whose
 	// major version we do not speak; the message names both versions.
 	CodeIncompatibleProtocol jsonrpc2.Code = -32019
-	// CodeLoginFailed: the login attempt failed (session.ErrLoginFailed).
+	// CodeLoginFailed: the login attempt failed (session.ErrLoginFailed;
+	// *session.AccessTokenError with its message).
 	CodeLoginFailed jsonrpc2.Code = -32020
 )
 
@@ -104,6 +107,8 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		issuer  *session.IssuerError
 		expired *session.ExpiredError
 		unknown unknownLoginTypeError
+		atLogin *session.AccessTokenError
+		usable  *session.UnusableRecordError
 	)
 	switch {
 	case err == nil:
@@ -118,6 +123,10 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeInvalidParams, "invalid params: %s: %s", input.Field, input.Reason)
 	case errors.Is(err, session.ErrInvalidInput):
 		return newError(CodeInvalidParams, "invalid params")
+	case errors.As(err, &atLogin):
+		return newError(CodeLoginFailed, "%s", atLogin.Message)
+	case errors.Is(err, session.ErrAccessTokenRejected):
+		return newError(CodeSessionExpired, "%s; sign in again with a new token", session.ErrAccessTokenRejected.Error())
 	case errors.Is(err, session.ErrNotLoggedIn):
 		return newError(CodeNotLoggedIn, "not logged in")
 	case errors.As(err, &expired):
@@ -139,10 +148,12 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeStoreUnavailable, "the credentials are too large for the keyring; set cli_auth_credentials_store = \"auto\" to fall back to the file")
 	case errors.Is(err, store.ErrUnavailable):
 		return newError(CodeStoreUnavailable, "the credential store is unavailable (keyring locked or absent, or the file cannot be used)")
+	case errors.As(err, &usable):
+		return newError(CodeUnsupportedRecord, "%s", usable.Reason)
 	case errors.Is(err, session.ErrUnsupportedRecord):
 		return newError(CodeUnsupportedRecord, "%s", session.ErrUnsupportedRecord.Error())
 	case errors.As(err, &unknown):
-		return newError(CodeLoginTypeUnsupported, "unknown login type; use apiKey, chatgpt or chatgptDeviceCode")
+		return newError(CodeLoginTypeUnsupported, "unknown login type; use apiKey, accessToken, chatgpt or chatgptDeviceCode")
 	case errors.Is(err, session.ErrLoginTypeUnsupported):
 		return newError(CodeLoginTypeUnsupported, "this login type is not supported yet")
 	case errors.Is(err, session.ErrDeviceCodeDisabled):

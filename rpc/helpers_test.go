@@ -60,10 +60,27 @@ func (f *fakeService) Status(ctx context.Context, refresh bool) (session.Status,
 		StoreLocation:      "/home/u/.codex/auth.json",
 		Policy:             session.Policy{ForcedLoginMethod: "api"},
 	}
-	if f.loggedIn {
+	switch {
+	case f.loggedIn && f.tokenType == session.AccountPersonalAccessToken:
+		st.Policy = session.Policy{}
+		st.Account = &session.Account{Type: f.tokenType, Email: "pat@example.com", PlanType: "business", WorkspaceID: "ws-pat"}
+	case f.loggedIn:
 		st.Account = &session.Account{Type: "apiKey", APIKeyHint: "sk-proj-***vwxyz"}
 	}
 	return st, nil
+}
+
+func (f *fakeService) LoginAccessToken(ctx context.Context, token string) error {
+	if token == "" {
+		return &session.InputError{Field: "accessToken", Reason: "must not be empty"}
+	}
+	if !strings.HasPrefix(token, "at-") {
+		return &session.AccessTokenError{Message: "only personal access tokens (at-…) can be saved by codex-auth", Err: session.ErrLoginTypeUnsupported}
+	}
+	f.mu.Lock()
+	f.loggedIn, f.tokenType = true, session.AccountPersonalAccessToken
+	f.mu.Unlock()
+	return nil
 }
 
 func (f *fakeService) LoginAPIKey(ctx context.Context, apiKey string) error {
@@ -124,6 +141,9 @@ func (f *fakeService) Token(ctx context.Context, refresh bool) (session.Token, e
 	if f.tokenType == "chatgpt" {
 		return session.Token{Type: "chatgpt", AccessToken: fakeAccessToken, AccountID: "ws-1",
 			ExpiresAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}, nil
+	}
+	if f.tokenType == session.AccountPersonalAccessToken {
+		return session.Token{Type: f.tokenType, AccessToken: "at-fake-personal-access-token", AccountID: "ws-pat"}, nil
 	}
 	return session.Token{Type: "apiKey", APIKey: fakeAPIKey}, nil
 }

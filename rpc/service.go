@@ -19,6 +19,7 @@ type Service interface {
 	SetClient(name, version string)
 	Status(ctx context.Context, refresh bool) (session.Status, error)
 	LoginAPIKey(ctx context.Context, apiKey string) error
+	LoginAccessToken(ctx context.Context, token string) error
 	StartBrowserLogin(ctx context.Context) (session.BrowserLogin, error)
 	StartDeviceLogin(ctx context.Context) (session.DeviceLogin, error)
 	// CancelLogin reports whether a login with that id was running.

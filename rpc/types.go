@@ -35,6 +35,7 @@ const (
 // Login types of account/login/start.
 const (
 	LoginTypeAPIKey            = "apiKey"
+	LoginTypeAccessToken       = "accessToken"
 	LoginTypeChatGPT           = "chatgpt"
 	LoginTypeChatGPTDeviceCode = "chatgptDeviceCode"
 )
@@ -82,9 +83,10 @@ type AccountReadResult struct {
 	Warning string `json:"warning,omitempty"`
 }
 
-// Account is {type:"apiKey", apiKeyHint} or {type:"chatgpt", email,
-// planType, workspaceId, expiresAt}: MarshalJSON writes only the fields of
-// its type.
+// Account is {type:"apiKey", apiKeyHint}, {type:"chatgpt" |
+// "agentIdentity", email, planType, workspaceId, expiresAt} or
+// {type:"personalAccessToken", email, planType, workspaceId}:
+// MarshalJSON writes only the fields of its type.
 type Account struct {
 	Type        string
 	APIKeyHint  string
@@ -102,6 +104,14 @@ func (a Account) MarshalJSON() ([]byte, error) {
 			Type       string `json:"type"`
 			APIKeyHint string `json:"apiKeyHint"`
 		}{a.Type, a.APIKeyHint})
+	}
+	if a.Type == session.AccountPersonalAccessToken {
+		return json.Marshal(struct {
+			Type        string `json:"type"`
+			Email       string `json:"email"`
+			PlanType    string `json:"planType"`
+			WorkspaceID string `json:"workspaceId"`
+		}{a.Type, a.Email, a.PlanType, a.WorkspaceID})
 	}
 	return json.Marshal(struct {
 		Type        string  `json:"type"`
@@ -146,11 +156,12 @@ type Policy struct {
 
 // LoginStartParams are account/login/start's params.
 type LoginStartParams struct {
-	Type   *string `json:"type"`
-	APIKey *string `json:"apiKey"`
+	Type        *string `json:"type"`
+	APIKey      *string `json:"apiKey"`
+	AccessToken *string `json:"accessToken"`
 }
 
-// LoginAPIKeyResult answers an apiKey login.
+// LoginAPIKeyResult answers an apiKey or accessToken login: {type}.
 type LoginAPIKeyResult struct {
 	Type string `json:"type"`
 }
@@ -204,6 +215,13 @@ type TokenAPIKeyResult struct {
 	APIKey string `json:"apiKey"`
 }
 
+// TokenAccessTokenResult is account/token's result for a personal access
+// token: a bearer token for the API.
+type TokenAccessTokenResult struct {
+	Type        string `json:"type"`
+	AccessToken string `json:"accessToken"`
+}
+
 // TokenChatGPTResult is account/token's result for a ChatGPT session.
 type TokenChatGPTResult struct {
 	Type        string  `json:"type"`
@@ -214,7 +232,8 @@ type TokenChatGPTResult struct {
 
 // AccountUpdatedParams are account/updated's params.
 type AccountUpdatedParams struct {
-	// AuthMode is "apikey", "chatgpt" or null when logged out (Codex's values).
+	// AuthMode is "apikey", "chatgpt", "personalAccessToken",
+	// "agentIdentity" or null when logged out (Codex's values).
 	AuthMode *string `json:"authMode"`
 	// PlanType is null unless chatgpt.
 	PlanType    *string `json:"planType"`
@@ -285,8 +304,11 @@ func toAccountRead(st session.Status) AccountReadResult {
 
 // toToken converts session's Token: the only secret-bearing conversion.
 func toToken(t session.Token) any {
-	if t.Type == LoginTypeAPIKey {
+	switch t.Type {
+	case LoginTypeAPIKey:
 		return TokenAPIKeyResult{Type: LoginTypeAPIKey, APIKey: t.APIKey}
+	case session.AccountPersonalAccessToken:
+		return TokenAccessTokenResult{Type: t.Type, AccessToken: t.AccessToken}
 	}
 	return TokenChatGPTResult{Type: t.Type, AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
 }

@@ -30,6 +30,10 @@ const (
 	// error). Says nothing about the credentials: Classify ignores it and
 	// the caller keeps its previous snapshot.
 	SnapUnavailable
+	// SnapPersonalAccessToken: a personal access token record.
+	SnapPersonalAccessToken
+	// SnapAgentIdentity: an agent identity record.
+	SnapAgentIdentity
 )
 
 // String names the state, for logs.
@@ -47,12 +51,22 @@ func (s SnapshotState) String() string {
 		return "unsupported"
 	case SnapUnavailable:
 		return "unavailable"
+	case SnapPersonalAccessToken:
+		return "personalAccessToken"
+	case SnapAgentIdentity:
+		return "agentIdentity"
 	}
 	return "unknown"
 }
 
 // LoggedIn reports whether the state is a usable session.
-func (s SnapshotState) LoggedIn() bool { return s == SnapAPIKey || s == SnapChatGPT }
+func (s SnapshotState) LoggedIn() bool {
+	switch s {
+	case SnapAPIKey, SnapChatGPT, SnapPersonalAccessToken, SnapAgentIdentity:
+		return true
+	}
+	return false
+}
 
 // Snapshot is what the editor was (or is about to be) told about the
 // stored credentials. It holds no secret: keys and tokens appear only as
@@ -96,9 +110,26 @@ func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
 	if !rec.Supported() {
 		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + mode + ")"}
 	}
-	if mode == store.AuthModeAPIKey {
+	switch mode {
+	case store.AuthModeAPIKey:
 		fp := classifyFingerprint(*rec.APIKey)
 		return Snapshot{State: SnapAPIKey, Mode: mode, Identity: "apikey:" + fp, TokensFP: fp}
+	case store.AuthModePersonalAccessToken:
+		// Whose token it is takes a whoami request: the token is the
+		// identity (a new token is another login, as with an API key).
+		t, _ := rec.PersonalAccessToken()
+		fp := classifyFingerprint(t)
+		return Snapshot{State: SnapPersonalAccessToken, Mode: mode, Identity: "pat:" + fp, TokensFP: fp}
+	case store.AuthModeAgentIdentity:
+		jwt, _ := rec.AgentIdentity()
+		s := Snapshot{State: SnapAgentIdentity, Mode: mode, TokensFP: classifyFingerprint(jwt)}
+		if c, err := store.ParseAgentIdentity(jwt); err == nil {
+			s.Email, s.PlanType, s.WorkspaceID = c.Email, c.PlanType, c.AccountID
+			if c.RuntimeID != "" {
+				s.Identity = "agent:" + c.AccountID + "/" + c.RuntimeID
+			}
+		}
+		return s
 	}
 	t := rec.Tokens
 	s := Snapshot{

@@ -39,6 +39,9 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	if mode == store.ModeKeyring || mode == store.ModeAuto {
 		wo.Poll = m.pollKeyring
 	}
+	if sf, ok := m.opts.Store.(interface{ SecretsFile() string }); ok {
+		wo.AuthFiles = []string{sf.SecretsFile()} // "" when not in use
+	}
 	if wo.Dir == "" && len(wo.Files) == 0 && wo.Poll == nil {
 		return nil
 	}
@@ -190,7 +193,7 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 		m.opts.Notify(SessionInvalidated{Reason: v.Invalidation, Message: v.Message})
 	}
 	if v.Changed || policyChanged {
-		m.opts.Notify(updatedOf(rec))
+		m.opts.Notify(m.updatedOf(rec))
 	}
 	if m.traceAdopt != nil {
 		m.traceAdopt(v)

@@ -71,6 +71,10 @@ type Options struct {
 	DisableWatch bool
 	// Issuer is the sign-in server. Required.
 	Issuer Issuer
+	// Whoami answers what a personal access token belongs to (the Codex
+	// account API). Optional: without it such a record shows no email,
+	// plan or workspace, and an access-token login fails.
+	Whoami Whoami
 	// Notify receives Updated, LoginCompleted and SessionInvalidated
 	// values. It must not block for long. Optional.
 	Notify func(ev any)
@@ -163,6 +167,8 @@ type Manager struct {
 	// aheadKick wakes the background refresh (ahead.go) when the record
 	// changes; nil without Options.BackgroundRefresh.
 	aheadKick chan struct{}
+	// pat caches whoami's answer for the stored personal access token.
+	pat patCache
 }
 
 // New validates opts and returns a Manager; call Start before serving.
@@ -256,6 +262,12 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err != nil && !isCorrupt(err) {
 		return err
 	}
+	m.mu.Lock()
+	rec := m.rec
+	m.mu.Unlock()
+	if t, ok := rec.PersonalAccessTokenOf(); ok {
+		m.accessTokenInfo(t, false) // in the background: account/read never waits
+	}
 	return nil
 }
 
@@ -304,10 +316,21 @@ func (m *Manager) SetClient(name, version string) {
 func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 	if refresh {
 		m.mu.Lock()
-		chatgpt := m.rec != nil && m.rec.Supported() && m.rec.EffectiveMode() == store.AuthModeChatGPT
+		rec := m.rec
 		m.mu.Unlock()
-		if chatgpt {
+		supported := rec != nil && rec.Supported()
+		switch {
+		case supported && rec.EffectiveMode() == store.AuthModeChatGPT:
 			if _, err := m.ensureFresh(ctx, false); err != nil {
+				return Status{}, err
+			}
+		case supported && rec.EffectiveMode() == store.AuthModePersonalAccessToken:
+			// What the token belongs to, asked anew (bounded).
+			t, _ := rec.PersonalAccessToken()
+			wctx, cancel := context.WithTimeout(ctx, m.opts.RefreshTimeout)
+			_, err := m.waitAccessTokenInfo(wctx, t, true)
+			cancel()
+			if err != nil && !errors.Is(err, ErrAccessTokenRejected) {
 				return Status{}, err
 			}
 		}
@@ -335,6 +358,8 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 	case rec == nil:
 	case !rec.Supported():
 		st.Problem = fmt.Sprintf("%s (auth_mode %q)", ErrUnsupportedRecord, rec.EffectiveMode())
+	case isAccessTokenMode(rec.EffectiveMode()):
+		m.accessTokenStatus(rec, &st)
 	default:
 		st.Account = accountOf(rec)
 		if dead != "" && rec.Tokens != nil && dead == rec.Tokens.RefreshToken {
@@ -365,10 +390,21 @@ func isCorrupt(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// accountOf is what account/read shows of a supported record.
+// accountOf is what account/read shows of a supported record (for a
+// personal access token, without what whoami says: see accessTokenStatus).
 func accountOf(rec *store.Record) *Account {
-	if rec.EffectiveMode() == store.AuthModeAPIKey {
+	switch rec.EffectiveMode() {
+	case store.AuthModeAPIKey:
 		return &Account{Type: "apiKey", APIKeyHint: store.MaskAPIKey(*rec.APIKey)}
+	case store.AuthModePersonalAccessToken:
+		return &Account{Type: AccountPersonalAccessToken}
+	case store.AuthModeAgentIdentity:
+		a := &Account{Type: AccountAgentIdentity}
+		jwt, _ := rec.AgentIdentity()
+		if c, err := store.ParseAgentIdentity(jwt); err == nil {
+			a.Email, a.PlanType, a.WorkspaceID, a.ExpiresAt = c.Email, c.PlanType, c.AccountID, c.Expires
+		}
+		return a
 	}
 	a := &Account{Type: "chatgpt"}
 	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil {
@@ -415,8 +451,13 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	if rec.EffectiveMode() == store.AuthModeAPIKey {
+	switch rec.EffectiveMode() {
+	case store.AuthModeAPIKey:
 		return Token{Type: "apiKey", APIKey: *rec.APIKey}, nil
+	case store.AuthModePersonalAccessToken:
+		return m.accessTokenToken(ctx, rec)
+	case store.AuthModeAgentIdentity:
+		return Token{}, errAgentIdentityToken
 	}
 	rec, err = m.ensureFresh(ctx, refresh)
 	if err != nil {

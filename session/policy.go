@@ -13,6 +13,9 @@ import (
 const (
 	LoginMethodChatGPT = "chatgpt"
 	LoginMethodAPI     = "api"
+	// LoginMethodAccessToken is `login --with-access-token`; Codex counts
+	// it as a ChatGPT login for forced_login_method (measured with 0.171).
+	LoginMethodAccessToken = "accessToken"
 )
 
 // PolicyOf is the policy a configuration puts in force.
@@ -31,8 +34,21 @@ func (p Policy) CheckLogin(method string) error {
 		return &PolicyError{Message: "ChatGPT login is disabled. Use API key login instead."}
 	case p.ForcedLoginMethod == LoginMethodChatGPT && method == LoginMethodAPI:
 		return &PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}
+	case p.ForcedLoginMethod == LoginMethodAPI && method == LoginMethodAccessToken:
+		return &PolicyError{Message: "Access token login is disabled. Use API key login instead."}
 	}
 	return nil
+}
+
+// CheckAccessTokenWorkspace refuses an access token whose workspace (as
+// whoami or the agent identity says) is not one of ForcedWorkspaceIDs,
+// with Codex 0.171's wording for access tokens (measured), which differs
+// from its ChatGPT wording.
+func (p Policy) CheckAccessTokenWorkspace(accountID string) error {
+	if len(p.ForcedWorkspaceIDs) == 0 || slices.Contains(p.ForcedWorkspaceIDs, accountID) {
+		return nil
+	}
+	return &PolicyError{Message: "Login is restricted to workspace id(s) " + strings.Join(p.ForcedWorkspaceIDs, ", ") + "."}
 }
 
 // CheckWorkspace refuses ChatGPT credentials whose workspace (the
@@ -54,7 +70,9 @@ func (p Policy) CheckWorkspace(accountID string) error {
 // CheckRecord checks stored credentials against the policy (at start and
 // whenever the record changes): the login method, then the workspace of
 // ChatGPT credentials. nil and records of modes codex-auth does not handle
-// pass: they are reported elsewhere.
+// pass: they are reported elsewhere. Access-token records pass too: Codex
+// never logs them out for the policy, it hides them (see
+// Manager.accessTokenPolicy).
 func (p Policy) CheckRecord(rec *store.Record) error {
 	if rec == nil || !rec.Supported() {
 		return nil

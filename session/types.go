@@ -14,7 +14,8 @@ import (
 
 // Account is what account/read shows: never a secret.
 type Account struct {
-	// Type is "apiKey" or "chatgpt".
+	// Type is "apiKey", "chatgpt", "personalAccessToken" or
+	// "agentIdentity".
 	Type string
 	// APIKeyHint is the masked key (first 8, "***", last 5).
 	APIKeyHint string
@@ -58,7 +59,7 @@ type Policy struct {
 
 // Token is what account/token returns: the only secret-bearing result.
 type Token struct {
-	Type        string // "apiKey" or "chatgpt"
+	Type        string // "apiKey", "chatgpt" or "personalAccessToken"
 	APIKey      string
 	AccessToken string
 	ExpiresAt   time.Time
@@ -86,7 +87,8 @@ type DeviceLogin struct {
 
 // Updated: the account changed (login, logout, refresh of plan, ...).
 type Updated struct {
-	// AuthMode is "apikey", "chatgpt", or "" when logged out.
+	// AuthMode is "apikey", "chatgpt", "personalAccessToken",
+	// "agentIdentity", or "" when logged out.
 	AuthMode    string
 	PlanType    string
 	Email       string

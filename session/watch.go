@@ -45,6 +45,9 @@ type WatchOptions struct {
 	// /etc/codex/managed_config.toml): their parent directories are
 	// watched and events filtered by name.
 	Files []string
+	// AuthFiles are more files holding the credentials (the encrypted
+	// secrets file), watched the same way; a change is an Auth change.
+	AuthFiles []string
 	// Debounce is the quiet time that ends a burst of events (default
 	// 10ms): a Codex write is create temp + write + rename, and an
 	// in-place writer's truncate + write must not be seen half done.
@@ -138,6 +141,14 @@ func NewWatcher(opts WatchOptions) (*Watcher, error) {
 			continue
 		}
 		if err := add(f, Change{Config: true}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range opts.AuthFiles {
+		if f == "" {
+			continue
+		}
+		if err := add(f, Change{Auth: true}); err != nil {
 			return nil, err
 		}
 	}

@@ -23,6 +23,10 @@ type Config struct {
 	ForcedLoginMethod string
 	// ForcedWorkspaceIDs is forced_chatgpt_workspace_id (string or list).
 	ForcedWorkspaceIDs []string
+	// SecretAuthStorage is [features] secret_auth_storage (Codex's flag,
+	// off by default): the encrypted secrets file in keyring and auto
+	// modes.
+	SecretAuthStorage bool
 	// Issuer and ClientID are ours: [codex_auth] issuer / client_id.
 	Issuer   string
 	ClientID string
@@ -158,6 +162,20 @@ func (l layer) applyTo(cfg *Config, set map[string]bool, path string) error {
 		}
 		cfg.ForcedWorkspaceIDs = ids
 		set["forced_chatgpt_workspace_id"] = true
+	}
+	if v, ok := l["features"]; ok {
+		t, ok := v.(map[string]any)
+		if !ok {
+			return &ConfigError{File: path, Key: "features", Reason: fmt.Sprintf("must be a table, not %s", tomlType(v))}
+		}
+		if f, ok := t["secret_auth_storage"]; ok && !set["features.secret_auth_storage"] {
+			b, ok := f.(bool)
+			if !ok {
+				return &ConfigError{File: path, Key: "features.secret_auth_storage", Reason: fmt.Sprintf("must be a boolean, not %s", tomlType(f))}
+			}
+			cfg.SecretAuthStorage = b
+			set["features.secret_auth_storage"] = true
+		}
 	}
 	if v, ok := l["codex_auth"]; ok {
 		t, ok := v.(map[string]any)

@@ -21,6 +21,11 @@ import (
 const (
 	AuthModeAPIKey  = "apikey"
 	AuthModeChatGPT = "chatgpt"
+	// AuthModePersonalAccessToken is never written by Codex 0.171 (its
+	// records have no auth_mode) but is the mode it reports, and it reads
+	// the value when present.
+	AuthModePersonalAccessToken = "personalAccessToken"
+	AuthModeAgentIdentity       = "agentIdentity"
 )
 
 // Record is one auth record, as Codex stores it in auth.json or as the
@@ -58,11 +63,15 @@ type RawField struct {
 }
 
 // EffectiveMode is the mode Codex would use for this record: auth_mode
-// when present, else "apikey" when OPENAI_API_KEY is non-null, else
-// "chatgpt".
+// when present, else "personalAccessToken" when personal_access_token is
+// a string (it wins over OPENAI_API_KEY: measured with Codex 0.171), else
+// "apikey" when OPENAI_API_KEY is non-null, else "chatgpt".
 func (r *Record) EffectiveMode() string {
 	if r.AuthMode != "" {
 		return r.AuthMode
+	}
+	if _, ok := r.PersonalAccessToken(); ok {
+		return AuthModePersonalAccessToken
 	}
 	if r.APIKey != nil {
 		return AuthModeAPIKey
@@ -78,6 +87,12 @@ func (r *Record) Supported() bool {
 		return r.APIKey != nil && *r.APIKey != ""
 	case AuthModeChatGPT:
 		return r.Tokens != nil
+	case AuthModePersonalAccessToken:
+		t, _ := r.PersonalAccessToken()
+		return t != ""
+	case AuthModeAgentIdentity:
+		t, _ := r.AgentIdentity()
+		return t != ""
 	}
 	return false
 }

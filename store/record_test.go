@@ -60,7 +60,11 @@ func TestGoldenModes(t *testing.T) {
 		{"apikey.json", AuthModeAPIKey, true},
 		{"chatgpt.json", AuthModeChatGPT, true},
 		{"unknown_keys.json", AuthModeChatGPT, true},
-		{"unknown_mode.json", "personalAccessToken", false},
+		{"unknown_mode.json", "someFutureMode", false},
+		{"personal_access_token.json", AuthModePersonalAccessToken, true},
+		{"personal_access_token_extra.json", AuthModePersonalAccessToken, true},
+		{"agent_identity.json", AuthModeAgentIdentity, true},
+		{"chatgpt_codex171.json", AuthModeChatGPT, true},
 		{"legacy.json", AuthModeAPIKey, true},
 		{"legacy_chatgpt.json", AuthModeChatGPT, true},
 	}

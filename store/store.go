@@ -81,6 +81,20 @@ type Options struct {
 	// Keyring is the OS keyring; default SystemKeyring. Every call goes
 	// through KeyringTimeout whatever the implementation.
 	Keyring Keyring
+	// SecretAuthStorage is Codex's feature flag secret_auth_storage: in
+	// keyring and auto modes the record then lives in the encrypted
+	// $CODEX_HOME/secrets/codex_auth.age (its passphrase in the keyring)
+	// instead of the "Codex Auth" keyring entry, which is not read.
+	SecretAuthStorage bool
+}
+
+// recordBackend is where keyring and auto modes keep the record: the
+// keyring entry, or the encrypted secrets file.
+type recordBackend interface {
+	load(ctx context.Context) (*Record, error)
+	save(ctx context.Context, r *Record) error
+	remove(ctx context.Context) (bool, error)
+	where() string
 }
 
 // Store is the auth record of one CODEX_HOME in one mode. Safe for
@@ -92,7 +106,7 @@ type Store struct {
 	opts   Options
 	logger *slog.Logger
 	file   *fileBackend
-	kr     *keyringBackend
+	kr     recordBackend
 	// sem serializes this process's writers before they queue on the
 	// flock, so goroutines wait on a channel rather than polling.
 	sem chan struct{}
@@ -133,19 +147,23 @@ func Open(home Home, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	kr := &keyringBackend{
+		kr:      opts.Keyring,
+		timeout: opts.KeyringTimeout,
+		limit:   opts.KeyringLimit,
+		home:    home,
+	}
 	s := &Store{
 		home:   home,
 		mode:   mode,
 		opts:   opts,
 		logger: logger,
 		file:   newFileBackend(home, logger, opts.Now),
-		kr: &keyringBackend{
-			kr:      opts.Keyring,
-			timeout: opts.KeyringTimeout,
-			limit:   opts.KeyringLimit,
-			home:    home,
-		},
-		sem: make(chan struct{}, 1),
+		kr:     kr,
+		sem:    make(chan struct{}, 1),
+	}
+	if opts.SecretAuthStorage && (mode == ModeKeyring || mode == ModeAuto) {
+		s.kr = newSecretsBackend(home, kr, logger)
 	}
 	s.loc = s.primary()
 	return s, nil

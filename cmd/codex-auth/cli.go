@@ -29,6 +29,8 @@ commands:
   login                   sign in with ChatGPT in the browser
   login --device-auth     sign in with ChatGPT using a device code
   login --with-api-key    save an API key read from stdin
+  login --with-access-token
+                          save a personal access token (at-…) read from stdin
   login status [--json]   show the stored credentials
   logout                  remove the stored credentials from every store
   version                 print the version
@@ -142,7 +144,7 @@ func (e *env) open() (*store.Store, store.Config, bool) {
 		mode = store.Mode(e.storeMode)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := store.Open(home, store.Options{Mode: mode, Logger: logger})
+	s, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "Error loading configuration: %v\n", err)
 		return nil, store.Config{}, false
@@ -158,6 +160,7 @@ func (e *env) login(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("login", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	withAPIKey := fs.Bool("with-api-key", false, "read an API key from stdin")
+	withAccessToken := fs.Bool("with-access-token", false, "read a personal access token from stdin")
 	deviceAuth := fs.Bool("device-auth", false, "sign in with a device code")
 	f := e.flags()
 	fs.StringVar(&f.issuer, "issuer", "", "issuer base URL")
@@ -169,6 +172,12 @@ func (e *env) login(ctx context.Context, args []string) int {
 		return fail(e.stderr, 2, "login: unexpected argument %q", fs.Arg(0))
 	}
 	switch {
+	case *withAPIKey && *withAccessToken:
+		return fail(e.stderr, 2, "login: Choose one login credential source: --with-api-key or --with-access-token.")
+	case *withAccessToken && *deviceAuth:
+		return fail(e.stderr, 2, "login: --with-access-token and --device-auth cannot be used together")
+	case *withAccessToken:
+		return e.loginAccessToken(ctx, f)
 	case *withAPIKey && *deviceAuth:
 		return fail(e.stderr, 2, "login: --with-api-key and --device-auth cannot be used together")
 	case *deviceAuth:

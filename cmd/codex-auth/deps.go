@@ -31,6 +31,8 @@ const (
 	// envRefreshURL is the Codex CLI's own override of the refresh
 	// endpoint, honoured as Codex does (tests point both at one issuer).
 	envRefreshURL = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
+	// envAuthAPI is Codex's own: the account API base (whoami).
+	envAuthAPI = "CODEX_AUTHAPI_BASE_URL"
 )
 
 // stackFlags are the flags every command that talks to the issuer takes.
@@ -85,6 +87,7 @@ type stack struct {
 	store   *store.Store
 	http    *httpclient.Client
 	issuer  *session.OpenAIIssuer
+	authAPI *session.AuthAPI
 	manager *session.Manager
 }
 
@@ -116,7 +119,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 			return nil, fmt.Errorf("--store: %w", err)
 		}
 	}
-	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger})
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +137,10 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		RefreshURL: strings.TrimSpace(getenv(envRefreshURL)),
 		HTTP:       hc.HTTP(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	authAPI, err := newAuthAPI(getenv, iss.Base(), hc)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +163,12 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
+	var sst session.Store = st
+	if rec := envAccessTokenRecord(getenv); rec != nil {
+		sst = &envTokenStore{inner: st, rec: rec}
+	}
 	mgr, err := session.New(session.Options{
-		Store:        st,
+		Store:        sst,
 		Config:       cfg,
 		ConfigReload: func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
 		ConfigFiles:  store.ConfigPaths(home, systemDir),
@@ -166,6 +177,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		// The sidecar keeps the shared record fresh ahead of Codex.
 		BackgroundRefresh: !h.noWatch,
 		Issuer:            iss,
+		Whoami:            authAPI,
 		Notify:            h.notify,
 		OpenURL:           h.openURL,
 		Headless:          h.headless,
@@ -178,7 +190,18 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, manager: mgr}, nil
+	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
+}
+
+// newAuthAPI is the Codex account API: CODEX_AUTHAPI_BASE_URL as the Codex
+// CLI reads it, else under the issuer (Codex's default is OpenAI's issuer
+// + /api/accounts; the local issuer serves the same path).
+func newAuthAPI(getenv func(string) string, issuerBase string, hc *httpclient.Client) (*session.AuthAPI, error) {
+	base := strings.TrimSpace(getenv(envAuthAPI))
+	if base == "" {
+		base = issuerBase + session.AuthAPIPath
+	}
+	return session.NewAuthAPI(base, hc.HTTP())
 }
 
 // durationEnv parses a Go duration ("4s") from the environment; 0 when

@@ -18,8 +18,9 @@ import (
 // statusJSON is `login status --json` on stdout. It never holds a secret.
 type statusJSON struct {
 	LoggedIn bool `json:"logged_in"`
-	// Method is "apikey", "chatgpt", or the stored auth_mode we do not
-	// handle; "" when logged out.
+	// Method is "apikey", "chatgpt", "personalAccessToken",
+	// "agentIdentity", or the stored auth_mode we do not handle; "" when
+	// logged out.
 	Method    string     `json:"method,omitempty"`
 	APIKey    string     `json:"api_key,omitempty"`
 	Email     string     `json:"email,omitempty"`
@@ -50,10 +51,17 @@ func (e *env) status(ctx context.Context, args []string) int {
 		return 1
 	}
 	rec, err := s.Load(ctx)
+	if env := e.envAccessTokenRecord(); env != nil {
+		// Codex uses CODEX_ACCESS_TOKEN instead of anything stored.
+		rec, err = env, nil
+	}
 	if code, violated := e.enforcePolicy(ctx, s, cfg, rec); violated {
 		return code
 	}
 	st, lines, code := describe(rec, err)
+	if err == nil && rec != nil && rec.Supported() && (rec.EffectiveMode() == store.AuthModePersonalAccessToken || rec.EffectiveMode() == store.AuthModeAgentIdentity) {
+		st, lines, code = e.accessTokenStatus(ctx, rec, cfg)
+	}
 	loc := s.Location()
 	st.Store, st.Location, st.Fallback = loc.Mode, loc.Where, loc.Fallback
 	if *asJSON {

@@ -25,8 +25,8 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // secretLike matches what could be a secret in a transcript: JWTs, the
-// local issuer's refresh tokens, API keys.
-var secretLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|rt_local_[A-Za-z0-9_-]+|sk-[A-Za-z0-9_-]+`)
+// local issuer's refresh tokens, API keys, personal access tokens.
+var secretLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|rt_local_[A-Za-z0-9_-]+|sk-[A-Za-z0-9_-]+|at-[A-Za-z0-9_-]{8,}`)
 
 // redact hides anything that looks like a secret, so failure output never
 // shows one (even a test's fake one).

@@ -79,6 +79,24 @@ func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 	}
 	collect()
 
+	// A personal access token: saved, handed out; a rejected one and an
+	// agent identity refused. None may reach a log or a frame but the
+	// token reply.
+	pat, rejected, agent := newPAT(), newPAT(), "eyJhbGciOiJSUzI1NiJ9.eyJhZ2VudCI6IngifQ."+randomHex(16)
+	secrets = append(secrets, pat, rejected, agent)
+	iss.RevokeAccessToken(rejected)
+	if err := p.Call(ctx, "account/login/start", map[string]string{"type": "accessToken", "accessToken": pat}, nil); err != nil {
+		t.Fatalf("account/login/start accessToken: %v", err)
+	}
+	if tok := callToken(nil); tok.Type != "personalAccessToken" || tok.AccessToken != pat {
+		t.Errorf("account/token after an access-token login: type %q, token matches %v", tok.Type, tok.AccessToken == pat)
+	}
+	for _, bad := range []string{rejected, agent} {
+		if err := p.Call(ctx, "account/login/start", map[string]string{"type": "accessToken", "accessToken": bad}, nil); err == nil {
+			t.Error("a rejected access token or an agent identity was accepted")
+		}
+	}
+
 	// The browser login.
 	if err := e2eutil.LoginChatGPT(ctx, p); err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ type Stats struct {
 	DeviceDenials   int `json:"device_denials"`
 	APIKeyExchanges int `json:"api_key_exchanges"`
 	TokenErrors     int `json:"token_errors"`
+	WhoamiCalls     int `json:"whoami_calls"`
 }
 
 // authCode is an issued authorization code (RFC 6749 section 4.1.2).
@@ -116,6 +117,8 @@ type Server struct {
 	userCodes map[string]string      // user code -> device_auth_id
 	pending   map[string]pendingAuthorize
 	stats     Stats
+	// revokedAccessTokens are the access tokens whoami rejects.
+	revokedAccessTokens map[string]bool
 }
 
 // New validates cfg and builds a Server (generating an RS256 key unless
@@ -144,6 +147,8 @@ func New(cfg Config) (*Server, error) {
 		devices:   map[string]*deviceAuth{},
 		userCodes: map[string]string{},
 		pending:   map[string]pendingAuthorize{},
+
+		revokedAccessTokens: map[string]bool{},
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -161,6 +166,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("/deviceauth/callback", s.handleDeviceCallback)
 	m.HandleFunc("/.well-known/openid-configuration", s.handleDiscovery)
 	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	m.HandleFunc(PathWhoami, s.handleWhoami)
 	s.debugRoutes(m)
 	return m
 }
