@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
 	"github.com/codex-auth/codex-auth/internal/issuer"
@@ -33,6 +34,9 @@ func TestRefreshKeepsCodexFields(t *testing.T) {
 	tokens["login_owner_id"] = "user-owner-1"
 	tokens["zz_future_token_field"] = []any{1.0, "x"}
 	rec["zz_future_top"] = map[string]any{"nested": true}
+	// Stored an hour ago: a forced refresh of a token stored in the last
+	// few seconds is satisfied without redeeming.
+	rec["last_refresh"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	out, _ := json.MarshalIndent(rec, "", "  ")
 	if err := e2eutil.WriteAtomic(home, "auth.json", out); err != nil {
 		t.Fatal(err)
