@@ -129,6 +129,19 @@ dist:
 	cd dist && if command -v sha256sum >/dev/null; then sha256sum codex-auth-*; else shasum -a 256 codex-auth-*; fi > SHA256SUMS
 	cat dist/SHA256SUMS
 
+## vsix: one platform-specific VS Code extension per dist/ binary (bin/codex-auth[.exe] inside), as dist/codex-auth-<target>.vsix
+vsix: dist
+	cd extension/vscode && npm ci --cache "$(NPM_CACHE)" --prefer-offline --no-audit --no-fund --loglevel=error
+	cd extension/vscode && npm run --silent build
+	for platform in $(DIST_PLATFORMS); do \
+		os="$${platform%/*}"; arch="$${platform#*/}"; ext=""; vos="$$os"; varch="$$arch"; \
+		if [[ "$$os" == windows ]]; then ext=.exe; vos=win32; fi; \
+		if [[ "$$arch" == amd64 ]]; then varch=x64; fi; \
+		echo "vsix: codex-auth-$$vos-$$varch.vsix"; \
+		node extension/vscode/scripts/package.mjs --target "$$vos-$$varch" \
+			--binary "dist/codex-auth-$$os-$$arch$$ext" --out "dist/codex-auth-$$vos-$$varch.vsix"; \
+	done
+
 ## demo: a real editor session against the bundled local issuer (browser login, status, token, logout)
 demo: build
 	$(GO) run ./internal/demo -bin bin/codex-auth
