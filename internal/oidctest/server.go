@@ -5,28 +5,35 @@
 // a free port. Browser plays the user on the provider's own pages: it
 // logs in through the login form and approves or denies a device code.
 //
-// Two things are added to the example, both where its storage is meant to
-// be changed: the test clients are allowed the device grant besides code
-// and refresh_token (the example's constructors give one or the other),
-// and the signing key can be rotated (the example has one static key).
+// Three things are added to the example, where its storage is meant to be
+// changed: the test clients are allowed the device grant besides code and
+// refresh_token (the example's constructors give one or the other); a
+// device grant's refresh token names its client (the example leaves it
+// empty, so it could never be redeemed); and the signing key can be
+// rotated (the example has one static key).
 package oidctest
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
 )
 
 // The registered clients and the user.
@@ -45,13 +52,16 @@ const (
 	// ConfidentialSecret is ConfidentialClient's secret.
 	ConfidentialSecret = "web-secret"
 
-	// Username and Password sign in on the provider's pages (the example
-	// storage's second user; its subject is UserID).
-	Username = "test-user2"
-	Password = "verysecure"
-	UserID   = "id2"
-	// UserEmail is the user's email claim.
-	UserEmail = "test-user2@zitadel.ch"
+	// Username and Password sign in on the provider's pages. The user's
+	// id (the sub claim) is UserID, the same as Username: the example's
+	// device page makes the username the subject, its browser login the
+	// id.
+	Username = "alice"
+	Password = "correct horse battery staple"
+	UserID   = Username
+	// UserEmail and UserName are the user's email and name claims.
+	UserEmail = "alice@example.com"
+	UserName  = "Alice Liddell"
 )
 
 // RedirectPath is the path of the registered loopback redirects.
@@ -80,8 +90,12 @@ func Start(t testing.TB) *Server {
 	other := storage.NativeClient(OtherClient, redirects...)
 	web := storage.WebClient(ConfidentialClient, ConfidentialSecret, redirects...)
 	clients := map[string]*storage.Client{PublicClient: native, OtherClient: other, ConfidentialClient: web}
+	users, err := userStore(t)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.store = &store{
-		Storage: storage.NewStorageWithClients(storage.NewUserStore(s.URL+"/"), clients),
+		Storage: storage.NewStorageWithClients(users, clients),
 		device:  []string{PublicClient, OtherClient, ConfidentialClient},
 	}
 	if err := s.store.rotate(); err != nil {
@@ -97,6 +111,26 @@ func Start(t testing.TB) *Server {
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return s
+}
+
+// userStore is the example's user store, read from a file as the example
+// does (storage.StoreFromFile), with the one user.
+func userStore(t testing.TB) (storage.UserStore, error) {
+	users := map[string]storage.User{UserID: {
+		ID: UserID, Username: Username, Password: Password,
+		FirstName: "Alice", LastName: "Liddell",
+		Email: UserEmail, EmailVerified: true,
+		PreferredLanguage: language.English,
+	}}
+	data, err := json.Marshal(users)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(t.TempDir(), "users.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return nil, err
+	}
+	return storage.StoreFromFile(path)
 }
 
 // Close stops the provider: from then on its port refuses connections.
@@ -144,6 +178,15 @@ func (s *store) GetClientByClientID(ctx context.Context, id string) (op.Client, 
 	// clients (RFC 8252 section 7.3); a web client gets the same through
 	// redirect globs.
 	return webClient{deviceClient{c}}, nil
+}
+
+// CreateAccessAndRefreshTokens is the example's, with a device grant's
+// client and subject carried as the example carries a code flow's.
+func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	if d, ok := req.(*op.DeviceAuthorizationState); ok && current == "" {
+		req = &storage.AuthRequest{ApplicationID: d.ClientID, UserID: d.Subject, Scopes: d.Scopes}
+	}
+	return s.Storage.CreateAccessAndRefreshTokens(ctx, req, current)
 }
 
 type deviceClient struct{ op.Client }
@@ -205,7 +248,7 @@ func (k *signingKey) ID() string                                  { return k.id 
 
 type publicKey struct{ k *signingKey }
 
-func (p publicKey) ID() string                          { return p.k.id }
+func (p publicKey) ID() string                         { return p.k.id }
 func (p publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
-func (p publicKey) Use() string                         { return "sig" }
-func (p publicKey) Key() any                            { return &p.k.key.PublicKey }
+func (p publicKey) Use() string                        { return "sig" }
+func (p publicKey) Key() any                           { return &p.k.key.PublicKey }

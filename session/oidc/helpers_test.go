@@ -1,7 +1,6 @@
 package oidc_test
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -115,24 +114,42 @@ func wantIs(t *testing.T, err, target error) {
 // signJWT makes a compact RS256 JWS.
 func signJWT(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
 	t.Helper()
+	s, err := signKid(key, kid, claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// signJWTNoT signs with kid "k1", for fakes that hold no *testing.T.
+func signJWTNoT(key *rsa.PrivateKey, claims map[string]any) string {
+	s, err := signKid(key, "k1", claims)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func signKid(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error) {
 	hdr := map[string]any{"alg": "RS256", "typ": "JWT"}
 	if kid != "" {
 		hdr["kid"] = kid
 	}
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		return "", err
 	}
-	input := enc(hdr) + "." + enc(claims)
+	c, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
 	sum := sha256.Sum256([]byte(input))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // jwks publishes key as kid.
@@ -144,5 +161,3 @@ func jwks(key *rsa.PublicKey, kid string) map[string]any {
 		"e": base64.RawURLEncoding.EncodeToString(e),
 	}}}
 }
-
-var _ = context.Background

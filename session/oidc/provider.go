@@ -107,9 +107,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if !slices.Contains(scopes, "openid") {
 		scopes = append([]string{"openid"}, scopes...)
 	}
-	hc := *cfg.HTTP
-	hc.Transport = &slurp{base: cfg.HTTP.Transport}
-	p := &Provider{cfg: cfg, scopes: scopes, http: &hc, now: cfg.Now}
+	// slurp applies the timeout itself, around the request and the whole
+	// body, so the client needs none of its own.
+	hc := &http.Client{
+		Transport:     &slurp{base: cfg.HTTP.Transport, timeout: cfg.HTTP.Timeout},
+		CheckRedirect: cfg.HTTP.CheckRedirect,
+		Jar:           cfg.HTTP.Jar,
+	}
+	p := &Provider{cfg: cfg, scopes: scopes, http: hc, now: cfg.Now}
 	p.keys.p = p
 	m, err := p.discover(ctx)
 	if err != nil {
@@ -308,10 +313,16 @@ func answerError(op string, status int, data []byte) *ProviderError {
 // slurp reads each response body inside RoundTrip, bounded by maxBody, so
 // that a connection cut mid-body is a transport error (which x/oauth2
 // passes on as a *url.Error) rather than text, and an oversized answer
-// wraps ErrInvalidResponse. It also counts slow_down answers for a device
-// flow that asked (see device.go).
+// wraps ErrInvalidResponse. The caller's Timeout bounds the request and
+// the body together, as http.Client.Timeout would. It also counts
+// slow_down answers for a device flow that asked (see device.go).
+//
+// (x/oauth2's DeviceAuth never closes the response body; with
+// http.Client.Timeout on a wrapped transport that would leave a timer
+// goroutine behind for the whole timeout.)
 type slurp struct {
-	base http.RoundTripper
+	base    http.RoundTripper
+	timeout time.Duration
 }
 
 func (s *slurp) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -319,7 +330,9 @@ func (s *slurp) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	resp, err := base.RoundTrip(req)
+	ctx, cancel := context.WithTimeout(req.Context(), s.timeout)
+	defer cancel()
+	resp, err := base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}
