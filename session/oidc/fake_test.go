@@ -142,8 +142,10 @@ func TestBadAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, h := range map[string]func(w http.ResponseWriter, r *http.Request){
-		"not JSON":        func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) },
-		"no access token": func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"token_type": "Bearer"}) },
+		"not JSON": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) },
+		"no access token": func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"token_type": "Bearer"})
+		},
 		"too large": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"access_token":"`))
