@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -40,14 +41,19 @@ func fromOAuth2(t *oauth2.Token) Tokens {
 	}
 }
 
-// CheckRedirectURI accepts the loopback redirects of RFC 8252 section 7.3:
-// http on an IP loopback literal (127.0.0.1 or [::1]; "localhost" is not
-// recommended, section 8.3), with a port, no fragment. Providers that
-// follow section 7.3 accept any port for a registered loopback redirect.
+// CheckRedirectURI accepts the loopback redirects of RFC 8252 section
+// 7.3: http on a loopback IP literal (127.0.0.1 or [::1]) with a port and
+// no fragment. Providers that follow section 7.3 accept any port for a
+// registered loopback redirect. "localhost" is accepted too, as some
+// providers register only it, though section 8.3 recommends the literal
+// (a local resolver or firewall may send localhost elsewhere).
 func CheckRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || u.Port() == "" {
 		return &ConfigError{Field: "redirect_uri", Reason: "must be http://127.0.0.1:PORT/... or http://[::1]:PORT/... (RFC 8252 section 7.3)"}
+	}
+	if strings.EqualFold(u.Hostname(), "localhost") {
+		return nil
 	}
 	ip := net.ParseIP(u.Hostname())
 	if ip == nil || !ip.IsLoopback() {

@@ -94,8 +94,10 @@ func TestAuthCodeURL(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, q.Get(k), want)
 		}
 	}
+	if _, err := p.AuthCodeURL("st", "nn", v, "http://localhost:1455/callback"); err != nil {
+		t.Errorf("localhost (allowed, not recommended: RFC 8252 section 8.3): %v", err)
+	}
 	for _, bad := range []string{
-		"http://localhost:1455/callback", // RFC 8252 section 8.3
 		"https://127.0.0.1:1455/callback",
 		"http://127.0.0.1/callback", // no port
 		"http://192.0.2.1:1455/callback",

@@ -88,6 +88,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	if err := checkEndpoint(cfg.Issuer); err != nil {
 		return nil, &ConfigError{Field: "issuer", Reason: err.Error()}
 	}
+	if u, _ := url.Parse(cfg.Issuer); u.RawQuery != "" || u.ForceQuery {
+		// OpenID Connect Core 1.0 section 2 (iss): no query or fragment.
+		return nil, &ConfigError{Field: "issuer", Reason: "must have no query"}
+	}
 	if cfg.ClientID == "" {
 		return nil, &ConfigError{Field: "client_id", Reason: "is required"}
 	}

@@ -55,6 +55,7 @@ func TestNewRefusesConfig(t *testing.T) {
 		"plain http":   {Issuer: "http://id.example.com", ClientID: "x"},
 		"no timeout":   {Issuer: "https://id.example.com", ClientID: "x", HTTP: &http.Client{}},
 		"not absolute": {Issuer: "id.example.com", ClientID: "x"},
+		"query":        {Issuer: "https://id.example.com/?tenant=1", ClientID: "x"},
 	} {
 		_, err := oidc.New(t.Context(), cfg)
 		if !errors.Is(err, oidc.ErrInvalidConfig) {
