@@ -13,8 +13,10 @@
 //     section 4.1, RFC 7636 PKCE S256, RFC 8252 loopback redirects).
 //   - device.go: DeviceStart and DeviceWait, the device grant (RFC 8628).
 //   - refresh.go and revoke.go: RFC 6749 section 6 and RFC 7009.
+//   - userinfo.go: UserInfo (OpenID Connect Core 1.0 section 5.3), for
+//     the email and name many providers leave out of the ID token.
 //   - idtoken.go: VerifyIDToken and Claims (OpenID Connect Core 1.0
-//     section 3.1.3.7), with RS256/384/512, PS256/384/512 and ES256/384.
+//     section 3.1.3.7), with RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA.
 //   - errors.go: every error a caller can tell apart. *ProviderError is an
 //     answer the provider gave (RFC 6749 section 5.2 codes); errors wrapping
 //     ErrUnavailable are network failures, timeouts, 5xx and 429;
@@ -23,5 +25,13 @@
 //     ever holds a token.
 //
 // Token requests go through golang.org/x/oauth2; the Provider is safe for
-// concurrent use and keeps no request's context.
+// concurrent use and keeps no request's context. It keeps no tokens
+// either: storing them, and refreshing once across processes, is the
+// caller's job.
+//
+// A login, in order: New (once per provider); AuthCodeURL with a fresh
+// state, nonce and verifier (oauth2.GenerateVerifier makes all three) and
+// a loopback redirect the caller serves; on the redirect, check state,
+// then Exchange. Or DeviceStart, show the code, DeviceWait. Later:
+// Refresh, UserInfo, Revoke on logout.
 package oidc

@@ -21,10 +21,10 @@ import (
 // DefaultTimeout bounds every request when Config.HTTP is nil.
 const DefaultTimeout = 30 * time.Second
 
-// DefaultScopes are asked for when Config.Scopes is empty: an ID token
+// defaultScopes are asked for when Config.Scopes is empty: an ID token
 // with the user's name and email, and a refresh token (OpenID Connect
 // Core 1.0 sections 5.4 and 11).
-var DefaultScopes = []string{"openid", "profile", "email", "offline_access"}
+var defaultScopes = []string{"openid", "profile", "email", "offline_access"}
 
 // Leeway is the clock skew allowed when checking an ID token's exp and
 // iat.
@@ -44,8 +44,9 @@ type Config struct {
 	// ClientSecret is empty for a public client (the usual case for a
 	// native app, RFC 8252 section 8.4); PKCE protects the code either way.
 	ClientSecret string
-	// Scopes to ask for (default DefaultScopes); "openid" is added when
-	// missing.
+	// Scopes to ask for (default "openid profile email offline_access":
+	// the user's name and email, and a refresh token); "openid" is added
+	// when missing.
 	Scopes []string
 	// Audience, when set, is sent as the audience parameter on the
 	// authorization and device requests (Auth0 and others use it to pick
@@ -106,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	scopes := slices.Clone(cfg.Scopes)
 	if len(scopes) == 0 {
-		scopes = slices.Clone(DefaultScopes)
+		scopes = slices.Clone(defaultScopes)
 	}
 	if !slices.Contains(scopes, "openid") {
 		scopes = append([]string{"openid"}, scopes...)
