@@ -23,6 +23,9 @@ type Metadata struct {
 	CodeChallengeMethods        []string `json:"code_challenge_methods_supported,omitempty"`
 	IDTokenSigningAlgs          []string `json:"id_token_signing_alg_values_supported,omitempty"`
 	GrantTypes                  []string `json:"grant_types_supported,omitempty"`
+	// IssParameter: the authorization response carries iss (RFC 9207
+	// section 3).
+	IssParameter bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 // sameEndpoints reports whether o names the same endpoints as m.

@@ -32,6 +32,10 @@ var (
 	// ErrDeviceExpired: the device code was not approved in time
 	// (expired_token, RFC 8628 section 3.5, or its expires_in passed).
 	ErrDeviceExpired = errors.New("the device code expired before it was approved; start the sign-in again")
+	// ErrStateMismatch: a redirect whose state is not the login's (a
+	// stale tab, or a forged request; RFC 6749 section 10.12), or whose
+	// iss is another issuer's (RFC 9207 section 2.4).
+	ErrStateMismatch = errors.New("the sign-in answer does not belong to this login; start the sign-in again")
 	// ErrInvalidConfig: New was given a Config it cannot use; the
 	// *ConfigError says which field.
 	ErrInvalidConfig = errors.New("invalid OpenID provider configuration")

@@ -83,13 +83,11 @@ func browserLogin(t *testing.T, p *oidc.Provider, host string) loginRun {
 	default:
 		t.Fatalf("the browser ended on %s (%d) without reaching the redirect: %.300s", pg.URL, pg.Status, pg.Body)
 	}
-	if q.Get("state") != state {
-		t.Fatalf("state = %q, want %q", q.Get("state"), state)
+	code, err := p.ParseRedirect(q, state)
+	if err != nil {
+		t.Fatalf("ParseRedirect(%v): %v", q, err)
 	}
-	if q.Get("code") == "" {
-		t.Fatalf("no code on the redirect: %v", q)
-	}
-	return loginRun{code: q.Get("code"), verifier: verifier, redirectURI: redirectURI, nonce: nonce}
+	return loginRun{code: code, verifier: verifier, redirectURI: redirectURI, nonce: nonce}
 }
 
 // login is a whole browser login.

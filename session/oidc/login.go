@@ -88,6 +88,31 @@ func (p *Provider) AuthCodeURL(state, nonce, verifier, redirectURI string) (stri
 	return p.oauth2Config(p.metadata(), redirectURI).AuthCodeURL(state, opts...), nil
 }
 
+// ParseRedirect reads the query of the loopback redirect (RFC 6749
+// section 4.1.2) and returns the code to Exchange. It fails with
+// ErrStateMismatch when state is not the login's or when iss names
+// another issuer, or is missing from a provider that advertises it (RFC
+// 9207 section 2.4: a mix-up defence); and with a *ProviderError for an
+// error response (section 4.1.2.1: access_denied when the user refused).
+func (p *Provider) ParseRedirect(query url.Values, state string) (string, error) {
+	const op = "authorization"
+	if state == "" || query.Get("state") != state {
+		return "", fmt.Errorf("%s: %w", op, ErrStateMismatch)
+	}
+	iss, hasIss := query["iss"]
+	if (hasIss && (len(iss) != 1 || iss[0] != p.cfg.Issuer)) || (!hasIss && p.metadata().IssParameter) {
+		return "", fmt.Errorf("%s: %w", op, ErrStateMismatch)
+	}
+	if code := query.Get("error"); code != "" {
+		return "", &ProviderError{Op: op, Code: clip(code, 64), Description: clip(query.Get("error_description"), 200)}
+	}
+	code := query.Get("code")
+	if code == "" {
+		return "", fmt.Errorf("%w: %s: the redirect has no code", ErrInvalidResponse, op)
+	}
+	return code, nil
+}
+
 // Exchange redeems the code the loopback redirect brought (RFC 6749
 // section 4.1.3) with its PKCE verifier (RFC 7636 section 4.5), then
 // verifies the ID token, nonce included (VerifyIDToken). The answer must

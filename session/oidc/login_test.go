@@ -109,6 +109,40 @@ func TestAuthCodeURL(t *testing.T) {
 	}
 }
 
+func TestParseRedirect(t *testing.T) {
+	srv := oidctest.Start(t)
+	p := newProvider(t, srv, oidctest.PublicClient, "")
+	for name, tc := range map[string]struct {
+		q    url.Values
+		want error
+		code string
+	}{
+		"good":             {url.Values{"state": {"s1"}, "code": {"c1"}}, nil, ""},
+		"good with iss":    {url.Values{"state": {"s1"}, "code": {"c1"}, "iss": {srv.URL}}, nil, ""},
+		"other state":      {url.Values{"state": {"s2"}, "code": {"c1"}}, oidc.ErrStateMismatch, ""},
+		"no state":         {url.Values{"code": {"c1"}}, oidc.ErrStateMismatch, ""},
+		"other issuer":     {url.Values{"state": {"s1"}, "code": {"c1"}, "iss": {"https://evil.example"}}, oidc.ErrStateMismatch, ""},
+		"denied":           {url.Values{"state": {"s1"}, "error": {"access_denied"}}, nil, "access_denied"},
+		"no code":          {url.Values{"state": {"s1"}}, oidc.ErrInvalidResponse, ""},
+		"error, bad state": {url.Values{"state": {"x"}, "error": {"access_denied"}}, oidc.ErrStateMismatch, ""},
+	} {
+		code, err := p.ParseRedirect(tc.q, "s1")
+		switch {
+		case tc.code != "":
+			var pe *oidc.ProviderError
+			if !errors.As(err, &pe) || pe.Code != tc.code {
+				t.Errorf("%s: err = %v, want ProviderError %s", name, err, tc.code)
+			}
+		case tc.want != nil:
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s: err = %v, want %v", name, err, tc.want)
+			}
+		case err != nil || code != "c1":
+			t.Errorf("%s: = %q, %v; want c1", name, code, err)
+		}
+	}
+}
+
 // wantCode fails unless err is a *ProviderError with code.
 func wantCode(t *testing.T, err error, code string) *oidc.ProviderError {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -200,6 +201,36 @@ func TestKeyRotation(t *testing.T) {
 	login(t, p)
 	if n := srv.Hits("/keys"); n != 2 {
 		t.Fatalf("keys fetched %d times after a third login, want still 2", n)
+	}
+
+	// Concurrent verifications of a token with a kid the cached set does
+	// not hold fetch the set once between them.
+	fresh := newProvider(t, srv, oidctest.PublicClient, "")
+	if _, err := fresh.VerifyIDToken(t.Context(), login(t, p).IDToken, ""); err != nil {
+		t.Fatal(err) // fresh now holds the current keys
+	}
+	if err := srv.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	tok := login(t, p)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	start := srv.Hits("/keys")
+	for range 8 {
+		wg.Go(func() {
+			_, err := fresh.VerifyIDToken(t.Context(), tok.IDToken, "")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.Hits("/keys") - start; n != 1 {
+		t.Errorf("8 concurrent verifications after a rotation fetched the keys %d times, want 1", n)
 	}
 }
 
