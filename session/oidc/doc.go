@@ -31,7 +31,7 @@
 //
 // A login, in order: New (once per provider); AuthCodeURL with a fresh
 // state, nonce and verifier (oauth2.GenerateVerifier makes all three) and
-// a loopback redirect the caller serves; on the redirect, check state,
-// then Exchange. Or DeviceStart, show the code, DeviceWait. Later:
+// a loopback redirect the caller serves; on the redirect, ParseRedirect
+// (state, iss, error), then Exchange. Or DeviceStart, show the code, DeviceWait. Later:
 // Refresh, UserInfo, Revoke on logout.
 package oidc
