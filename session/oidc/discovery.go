@@ -34,7 +34,8 @@ func (m *Metadata) sameEndpoints(o *Metadata) bool {
 		m.TokenEndpoint == o.TokenEndpoint &&
 		m.JWKSURI == o.JWKSURI &&
 		m.DeviceAuthorizationEndpoint == o.DeviceAuthorizationEndpoint &&
-		m.RevocationEndpoint == o.RevocationEndpoint
+		m.RevocationEndpoint == o.RevocationEndpoint &&
+		m.UserinfoEndpoint == o.UserinfoEndpoint
 }
 
 // WellKnown is the path of the discovery document under the issuer
@@ -64,6 +65,7 @@ func (p *Provider) discover(ctx context.Context) (*Metadata, error) {
 		{"jwks_uri", m.JWKSURI, true},
 		{"device_authorization_endpoint", m.DeviceAuthorizationEndpoint, false},
 		{"revocation_endpoint", m.RevocationEndpoint, false},
+		{"userinfo_endpoint", m.UserinfoEndpoint, false},
 	} {
 		if f.value == "" {
 			if f.required {
