@@ -261,16 +261,40 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// SetClient passes the editor's name and version into the user agent.
+// SetClient passes the editor's name and version into the user agent,
+// as a comment (RFC 9110 section 5.6.5): what the editor sent is cut
+// short and stripped of what would not fit there (control characters,
+// parentheses, backslashes), so that a hostile clientInfo can neither
+// break the header nor crowd out codex-auth's own product.
 func (m *Manager) SetClient(name, version string) {
 	if m.opts.SetUserAgent == nil {
 		return
 	}
 	ua := "codex-auth/" + m.opts.Version
-	if name != "" {
-		ua += " (" + strings.TrimSpace(name+" "+version) + ")"
+	if name := commentText(name, 64); name != "" {
+		ua += " (" + strings.TrimSpace(name+" "+commentText(version, 32)) + ")"
 	}
 	m.opts.SetUserAgent(ua)
+}
+
+// commentText is s fit for a User-Agent comment: printable ASCII without
+// parentheses or backslashes (others become '?', white space one space),
+// at most n bytes.
+func commentText(s string, n int) string {
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(s), " ") {
+		if b.Len() >= n {
+			break
+		}
+		switch {
+		case r == '(' || r == ')' || r == '\\' || r < 0x20 || r == 0x7f:
+			continue
+		case r > 0x7e:
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // Status answers account/read. Without refresh it answers from memory and
