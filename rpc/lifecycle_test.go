@@ -5,6 +5,7 @@ package rpc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -325,6 +326,7 @@ func TestServiceErrors(t *testing.T) {
 		{session.ErrNotLoggedIn, -32010},
 		{&session.PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}, -32011},
 		{session.ErrIssuerUnavailable, -32012},
+		{fmt.Errorf("%w: %w: refresh: HTTP 307", session.ErrIssuerUnavailable, session.ErrIssuerRedirect), -32012},
 		{session.ErrUnsupportedRecord, -32014},
 		{session.ErrSessionExpired, -32017},
 		{session.ErrLoginFailed, -32020},
@@ -348,6 +350,9 @@ func TestServiceErrors(t *testing.T) {
 		je := wantCode(t, tt.err.Error(), h.ed.Call(t.Context(), "account/logout", nil, nil), tt.code)
 		if tt.code == -32603 && je.Message != "internal error" {
 			t.Errorf("unknown error message: got %q, want %q", je.Message, "internal error")
+		}
+		if errors.Is(tt.err, session.ErrIssuerRedirect) && !strings.Contains(je.Message, "redirect") {
+			t.Errorf("redirect message: got %q, want one that says the issuer redirected", je.Message)
 		}
 		if tt.code == -32011 && je.Message != tt.err.Error() {
 			t.Errorf("policy message: got %q, want Codex's wording %q", je.Message, tt.err.Error())

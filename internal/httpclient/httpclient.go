@@ -1,8 +1,8 @@
 // Package httpclient builds the one HTTP client every codex-auth call goes
 // through: timeouts on every request, proxies from HTTPS_PROXY, HTTP_PROXY
-// and NO_PROXY, a CA bundle from CODEX_CA_CERTIFICATE (else SSL_CERT_FILE)
-// added to the system roots, and a user agent naming codex-auth and the
-// editor.
+// and NO_PROXY, no redirect ever followed, a CA bundle from
+// CODEX_CA_CERTIFICATE (else SSL_CERT_FILE) added to the system roots, and
+// a user agent naming codex-auth and the editor.
 package httpclient
 
 // httpclient.go: Options, New and the Client.
@@ -86,6 +86,10 @@ func New(o Options) (*Client, error) {
 	c.http = &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &uaTransport{base: base, ua: &c.ua},
+		// Every call goes to the issuer with a secret in its body; a
+		// 307/308 would re-send it wherever it points. The caller gets
+		// the 3xx itself (session maps it to a clear error).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return c, nil
 }

@@ -322,3 +322,38 @@ func TestUserAgentHostile(t *testing.T) {
 		t.Errorf("user agent of only control characters: got %q, want %q", seen[4], DefaultUserAgent)
 	}
 }
+
+// TestNoRedirects: the client never follows a redirect; the caller gets
+// the 3xx itself, and nothing reaches where it points.
+func TestNoRedirects(t *testing.T) {
+	hits := 0
+	var mu sync.Mutex
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	defer elsewhere.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	c, err := New(Options{Getenv: env{}.get})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, redirector.URL, strings.NewReader("refresh_token=SECRET"))
+	resp, err := c.HTTP().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("status %d, want the 307 itself", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 0 {
+		t.Errorf("the redirect was followed (%d requests elsewhere)", hits)
+	}
+}
