@@ -335,7 +335,8 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error
 }
 
 // Replace stores r under auth.lock whatever is there (a new login). A
-// corrupt auth.json is first moved aside to auth.json.corrupt-<timestamp>.
+// corrupt auth.json is first moved aside to auth.json.corrupt-<timestamp>
+// (0600; the newest three are kept).
 func (s *Store) Replace(ctx context.Context, r *Record) error {
 	if r == nil {
 		return errors.New("store: Replace with a nil record")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,6 +175,51 @@ func TestCorruptFile(t *testing.T) {
 	}
 	if r, err := s.Load(ctx); err != nil || r == nil || *r.APIKey != "sk-new-0123456789" {
 		t.Errorf("Load after Replace = %v, %v", r, err)
+	}
+}
+
+// TestCorruptFilesAside: a corrupt auth.json moved aside may hold
+// secrets: it is 0600 whatever the original's mode, and only the newest
+// keepCorrupt copies are kept.
+func TestCorruptFilesAside(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX modes")
+	}
+	ctx := t.Context()
+	home := tempHome(t)
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	s := openStore(t, home, Options{Now: func() time.Time { return now }})
+	// Someone else's file, not ours: it must survive.
+	other := s.AuthFile() + ".corrupt-notes.txt"
+	writeFile(t, other, "mine")
+	var names []string
+	for i := range 5 {
+		now = now.Add(time.Minute)
+		if err := os.WriteFile(s.AuthFile(), []byte(`{"OPENAI_API_KEY":"sk-half-`+strconv.Itoa(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(s.AuthFile(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Replace(ctx, NewAPIKeyRecord("sk-new-0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, s.AuthFile()+".corrupt-"+now.UTC().Format("20060102T150405.000000000Z"))
+	}
+	matches, err := filepath.Glob(s.AuthFile() + ".corrupt-2*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(names[2:], matches); diff != "" {
+		t.Errorf("corrupt copies kept (-want the newest three +got):\n%s", diff)
+	}
+	for _, m := range matches {
+		if got := fileMode(t, m); got != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(m), got)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not a moved-aside copy was removed: %v", err)
 	}
 }
 
