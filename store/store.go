@@ -139,13 +139,8 @@ func Open(home Home, opts Options) (*Store, error) {
 		opts:   opts,
 		logger: logger,
 		file:   newFileBackend(home, logger, opts.Now),
-		kr: &keyringBackend{
-			kr:      opts.Keyring,
-			timeout: opts.KeyringTimeout,
-			limit:   opts.KeyringLimit,
-			home:    home,
-		},
-		sem: make(chan struct{}, 1),
+		kr:     newKeyringBackend(opts.Keyring, opts.KeyringTimeout, opts.KeyringLimit, home),
+		sem:    make(chan struct{}, 1),
 	}
 	s.loc = s.primary()
 	return s, nil
