@@ -147,8 +147,25 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	if err == nil {
 		var pe *PolicyError
 		if perr := m.policy().CheckRecord(rec); errors.As(perr, &pe) {
-			m.violation(ctx, pe)
-			return nil
+			// Delete only what violates: re-checked under the store's
+			// locks, so a compliant login written since (ours, or the
+			// Codex CLI's, which holds auth.lock across its login) is
+			// kept and adopted below instead.
+			deleted, cur, derr := m.opts.Store.DeleteIf(ctx, m.violates)
+			switch {
+			case deleted:
+				m.violation(pe, nil)
+				return nil
+			case derr == nil:
+				m.log.Info("the credentials the policy forbids were replaced before they were removed")
+				rec, err = cur, nil
+			case isCorrupt(derr):
+				rec, err = nil, derr
+			default:
+				m.violation(pe, derr)
+				return nil
+			}
+			next = SnapshotOf(rec, err)
 		}
 	}
 
@@ -185,13 +202,19 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	return err
 }
 
-// violation logs out stored credentials the policy forbids, in every
-// store, and notifies policyViolation (Codex's message) and Updated. If
-// the record cannot be deleted, it is still never served: the policy
-// error stands in for it until the next change. The caller holds evMu.
-func (m *Manager) violation(ctx context.Context, pe *PolicyError) {
+// violates reports whether the policy in force forbids rec.
+func (m *Manager) violates(rec *store.Record) bool {
+	var pe *PolicyError
+	return errors.As(m.policy().CheckRecord(rec), &pe)
+}
+
+// violation records that stored credentials the policy forbids were
+// logged out (in every store, by adopt's DeleteIf) and notifies
+// policyViolation (Codex's message) and Updated. If the record could not
+// be deleted (derr), it is still never served: the policy error stands
+// in for it until the next change. The caller holds evMu.
+func (m *Manager) violation(pe *PolicyError, derr error) {
 	m.log.Warn("the stored credentials violate the managed policy; logging out", "reason", pe.Message)
-	_, derr := m.opts.Store.Delete(ctx)
 	if derr != nil {
 		m.log.Error("could not delete the credentials the policy forbids", "err", derr)
 	}

@@ -357,6 +357,83 @@ func TestPolicyOnCredentialChange(t *testing.T) {
 	}
 }
 
+// racyStore is a file store where, once armed, another process stores
+// a record right after a Load has read the previous one (the Codex CLI
+// logging in, holding auth.lock, while we decide what to do).
+type racyStore struct {
+	*store.Store
+	other *store.Store
+	mu    sync.Mutex
+	next  *store.Record // written after the next Load, once
+}
+
+func (s *racyStore) Load(ctx context.Context) (*store.Record, error) {
+	rec, err := s.Store.Load(ctx)
+	s.mu.Lock()
+	next := s.next
+	s.next = nil
+	s.mu.Unlock()
+	if next != nil {
+		if rerr := s.other.Replace(ctx, next); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return rec, err
+}
+
+// TestPolicyDeletesOnlyTheViolatingRecord: the record the policy check
+// found violating is the one deleted; a compliant login stored in
+// between (ours, or the Codex CLI's) is kept and adopted.
+func TestPolicyDeletesOnlyTheViolatingRecord(t *testing.T) {
+	compliant := chatgptRecord(followAda, 1)
+	t.Run("at start", func(t *testing.T) {
+		var rs *racyStore
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "chatgpt"`)
+			mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		}, func(o *Options) {
+			rs = &racyStore{Store: o.Store.(*store.Store), other: fileStore(t, filepath.Dir(o.Store.AuthFile())), next: compliant}
+			o.Store = rs
+		})
+		stored, err := f.other.Load(t.Context())
+		mustNoErr(t, err)
+		if stored == nil || stored.EffectiveMode() != store.AuthModeChatGPT {
+			t.Fatalf("the compliant login stored in between was deleted (stored now: %v)", stored)
+		}
+		st, err := f.m.Status(t.Context(), false)
+		mustNoErr(t, err)
+		if st.Account == nil || st.Account.Type != "chatgpt" {
+			t.Errorf("Status.Account = %+v, want the compliant ChatGPT login", st.Account)
+		}
+		for _, e := range f.rec.all() {
+			if isInvalidated(e) {
+				t.Errorf("got %#v: nothing was logged out", e)
+			}
+		}
+	})
+	t.Run("on a change", func(t *testing.T) {
+		var rs *racyStore
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "chatgpt"`)
+		}, func(o *Options) {
+			rs = &racyStore{Store: o.Store.(*store.Store), other: fileStore(t, filepath.Dir(o.Store.AuthFile()))}
+			o.Store = rs
+		})
+		rs.mu.Lock()
+		rs.next = compliant
+		rs.mu.Unlock()
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		f.rec.waitFor(t, "the ChatGPT login adopted", func(evs []any) bool {
+			return slices.ContainsFunc(evs, func(e any) bool { u, ok := e.(Updated); return ok && u.AuthMode == store.AuthModeChatGPT })
+		})
+		stored, err := f.other.Load(t.Context())
+		mustNoErr(t, err)
+		if stored == nil || stored.EffectiveMode() != store.AuthModeChatGPT {
+			t.Errorf("the compliant login stored in between was deleted (stored now: %v)", stored)
+		}
+	})
+}
+
 // TestPolicyAtLogin: logins the policy forbids are refused with Codex's
 // message, and nothing is saved.
 func TestPolicyAtLogin(t *testing.T) {

@@ -24,6 +24,7 @@ type Store interface {
 	Update(ctx context.Context, fn func(cur *store.Record) (*store.Record, error)) (*store.Record, error)
 	Replace(ctx context.Context, r *store.Record) error
 	Delete(ctx context.Context) (existed bool, err error)
+	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (deleted bool, cur *store.Record, err error)
 	Location() store.Location
 	AuthFile() string
 }

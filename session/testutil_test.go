@@ -177,6 +177,19 @@ func (s *memStore) Delete(ctx context.Context) (bool, error) {
 	return existed, nil
 }
 
+func (s *memStore) DeleteIf(ctx context.Context, match func(*store.Record) bool) (bool, *store.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false, nil, s.err
+	}
+	if s.rec == nil || !match(s.rec.Clone()) {
+		return false, s.rec.Clone(), nil
+	}
+	s.rec = nil
+	return true, nil, nil
+}
+
 func (s *memStore) Location() store.Location {
 	return store.Location{Mode: store.ModeEphemeral, Where: "memory"}
 }

@@ -359,29 +359,63 @@ func (s *Store) Replace(ctx context.Context, r *Record) error {
 // effort; in keyring mode a keyring failure is an error.
 func (s *Store) Delete(ctx context.Context) (existed bool, err error) {
 	err = s.locked(ctx, false, func() error {
-		if s.mode == ModeEphemeral {
-			s.mu.Lock()
-			existed = s.mem != nil
-			s.mem = nil
-			s.mu.Unlock()
-			return nil
-		}
-		fileHad, ferr := s.file.remove(ctx)
-		krHad, kerr := s.kr.remove(ctx)
-		existed = fileHad || krHad
-		if ferr != nil {
-			return ferr
-		}
-		if kerr != nil {
-			// keyring and auto read the keyring: an entry left there
-			// would log the user back in once the keyring answers.
-			if s.mode == ModeKeyring || s.mode == ModeAuto {
-				return kerr
-			}
-			s.logger.Debug("keyring not cleaned at logout", "error", kerr)
-		}
-		s.setFallback("")
-		return nil
+		existed, err = s.deleteLocked(ctx)
+		return err
 	})
 	return existed, err
+}
+
+// DeleteIf is Delete of a record still matching: under auth.lock it
+// re-reads the stored record and deletes it (from every backend, as
+// Delete does) only when match(cur) holds, so that a record written in
+// between (another login of ours, or the Codex CLI's, which holds
+// auth.lock across its login) is never deleted for what its predecessor
+// was. It returns whether it deleted, and otherwise the record stored
+// now (nil when none). A stored record that does not parse is not
+// matched: its *CorruptError is returned and nothing is deleted.
+func (s *Store) DeleteIf(ctx context.Context, match func(cur *Record) bool) (deleted bool, cur *Record, err error) {
+	err = s.locked(ctx, false, func() error {
+		r, err := s.Load(ctx)
+		if err != nil {
+			return err
+		}
+		if r == nil || !match(r.Clone()) {
+			cur = r
+			return nil
+		}
+		deleted = true
+		_, err = s.deleteLocked(ctx)
+		return err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return deleted, cur, nil
+}
+
+// deleteLocked is Delete's work; the caller holds the locks.
+func (s *Store) deleteLocked(ctx context.Context) (existed bool, err error) {
+	if s.mode == ModeEphemeral {
+		s.mu.Lock()
+		existed = s.mem != nil
+		s.mem = nil
+		s.mu.Unlock()
+		return existed, nil
+	}
+	fileHad, ferr := s.file.remove(ctx)
+	krHad, kerr := s.kr.remove(ctx)
+	existed = fileHad || krHad
+	if ferr != nil {
+		return existed, ferr
+	}
+	if kerr != nil {
+		// keyring and auto read the keyring: an entry left there
+		// would log the user back in once the keyring answers.
+		if s.mode == ModeKeyring || s.mode == ModeAuto {
+			return existed, kerr
+		}
+		s.logger.Debug("keyring not cleaned at logout", "error", kerr)
+	}
+	s.setFallback("")
+	return existed, nil
 }

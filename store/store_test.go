@@ -457,3 +457,41 @@ func readCounter(t *testing.T, home Home) int {
 	n, _ := counterOf(r)
 	return n
 }
+
+// TestDeleteIf: only a record that still matches is deleted; another one
+// written since is kept and returned.
+func TestDeleteIf(t *testing.T) {
+	ctx := t.Context()
+	for _, mode := range []Mode{ModeFile, ModeEphemeral} {
+		s := openStore(t, tempHome(t), Options{Mode: mode})
+		isKey := func(key string) func(*Record) bool {
+			return func(r *Record) bool { return r.APIKey != nil && *r.APIKey == key }
+		}
+		if deleted, cur, err := s.DeleteIf(ctx, isKey("sk-any-0123456789")); err != nil || deleted || cur != nil {
+			t.Errorf("%s: DeleteIf with nothing stored = %v, %v, %v; want false, nil, nil", mode, deleted, cur, err)
+		}
+		if err := s.Replace(ctx, NewAPIKeyRecord("sk-new-0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		deleted, cur, err := s.DeleteIf(ctx, isKey("sk-old-0123456789"))
+		if err != nil || deleted || cur == nil || *cur.APIKey != "sk-new-0123456789" {
+			t.Errorf("%s: DeleteIf of another record = %v, %v, %v; want false and the stored record", mode, deleted, cur, err)
+		}
+		if r, _ := s.Load(ctx); r == nil {
+			t.Errorf("%s: a record that did not match was deleted", mode)
+		}
+		if deleted, _, err := s.DeleteIf(ctx, isKey("sk-new-0123456789")); err != nil || !deleted {
+			t.Errorf("%s: DeleteIf of the stored record = %v, %v; want true", mode, deleted, err)
+		}
+		if r, _ := s.Load(ctx); r != nil {
+			t.Errorf("%s: the matching record is still stored", mode)
+		}
+	}
+	// A corrupt record is never matched.
+	s := openStore(t, tempHome(t), Options{})
+	writeFile(t, s.AuthFile(), "{not json")
+	var ce *CorruptError
+	if deleted, _, err := s.DeleteIf(ctx, func(*Record) bool { return true }); !errors.As(err, &ce) || deleted {
+		t.Errorf("DeleteIf on a corrupt file = %v, %v; want a CorruptError and nothing deleted", deleted, err)
+	}
+}
