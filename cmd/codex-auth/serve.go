@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second SIGTERM is not swallowed (see main)
 
 	// The Manager and the Server refer to each other: bind late.
 	var srv atomic.Pointer[rpc.Server]
