@@ -16,6 +16,10 @@ import (
 // are removed.
 const policyLogoutSuffix = " Logging out."
 
+// policyNoticeSuffix ends account/read's problem after a policy logout,
+// until the next change.
+const policyNoticeSuffix = " The stored credentials were logged out."
+
 // startWatch starts the Watcher on the store's home, the config files and
 // (keyring and auto modes) the keyring entry, and waits until it is
 // ready, so that a change after this returns is reported. The caller
@@ -179,6 +183,7 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 		// token is forgotten.
 		m.gen++
 		m.refresh.reset()
+		m.notice = ""
 	}
 	m.last = next
 	m.mu.Unlock()
@@ -220,6 +225,7 @@ func (m *Manager) violation(pe *PolicyError, derr error) {
 	}
 	m.mu.Lock()
 	m.rec, m.loadErr = nil, nil
+	m.notice = pe.Message + policyNoticeSuffix
 	if derr != nil {
 		m.loadErr = fmt.Errorf("%w", pe)
 	}

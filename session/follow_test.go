@@ -314,6 +314,52 @@ func TestPolicyAtStart(t *testing.T) {
 	}
 }
 
+// TestPolicyProblemUntilNextChange: the editor may connect after the
+// policy logout at start (notifications before initialize are not
+// delivered live), so account/read says why it is logged out, until the
+// next change.
+func TestPolicyProblemUntilNextChange(t *testing.T) {
+	forbidden := chatgptRecord(followAda, 1)
+	want := msgChatGPTDisabled + " The stored credentials were logged out."
+	t.Run("cleared by a login", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		st, err := f.m.Status(t.Context(), false)
+		mustNoErr(t, err)
+		if st.Account != nil || st.Problem != want {
+			t.Errorf("Status after the policy logout at start: account %+v, problem %q; want none and %q", st.Account, st.Problem, want)
+		}
+		mustNoErr(t, f.m.LoginAPIKey(t.Context(), "sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa"))
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" || st.Account == nil {
+			t.Errorf("Status after a login: account %+v, problem %q; want the account and no problem", st.Account, st.Problem)
+		}
+	})
+	t.Run("cleared by a login elsewhere", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		n := len(f.rec.all())
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		f.since(t, n, "the login elsewhere", isUpdated)
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" || st.Account == nil {
+			t.Errorf("Status after a login elsewhere: account %+v, problem %q; want the account and no problem", st.Account, st.Problem)
+		}
+	})
+	t.Run("cleared by a logout", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		mustNoErr(t, f.m.Logout(t.Context()))
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" {
+			t.Errorf("Status after a logout: problem %q, want none", st.Problem)
+		}
+	})
+}
+
 func TestPolicyOnConfigChange(t *testing.T) {
 	for _, pc := range policyCases() {
 		t.Run(pc.name, func(t *testing.T) {

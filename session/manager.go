@@ -141,6 +141,10 @@ type Manager struct {
 	cfg     store.Config  // the configuration in force (policy)
 	rec     *store.Record // the in-memory view; nil when logged out
 	loadErr error         // why the stored record cannot be used
+	// notice says why the editor is logged out (a policy logout),
+	// shown by Status as the problem until the next change: an editor
+	// that connects after the logout at start learns why.
+	notice string
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
@@ -324,12 +328,13 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		st.Issuer = m.opts.Issuer.Base()
 	}
 	m.mu.Lock()
-	rec, loadErr, dead := m.rec, m.loadErr, m.refresh.dead
+	rec, loadErr, dead, notice := m.rec, m.loadErr, m.refresh.dead, m.notice
 	m.mu.Unlock()
 	switch {
 	case loadErr != nil:
 		st.Problem = problemText(loadErr)
 	case rec == nil:
+		st.Problem = notice
 	case !rec.Supported():
 		st.Problem = fmt.Sprintf("%s (auth_mode %q)", ErrUnsupportedRecord, rec.EffectiveMode())
 	default:
@@ -434,7 +439,7 @@ func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) erro
 		return err
 	}
 	m.mu.Lock()
-	m.rec, m.loadErr = rec.Clone(), nil
+	m.rec, m.loadErr, m.notice = rec.Clone(), nil, ""
 	m.last = SnapshotOf(rec, nil)
 	m.gen++
 	m.refresh.reset()
