@@ -23,8 +23,8 @@ type Store interface {
 	Load(ctx context.Context) (*store.Record, error)
 	Update(ctx context.Context, fn func(cur *store.Record) (*store.Record, error)) (*store.Record, error)
 	Replace(ctx context.Context, r *store.Record) error
-	Delete(ctx context.Context) (existed bool, err error)
 	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (deleted bool, cur *store.Record, err error)
+	Take(ctx context.Context) (prev *store.Record, existed bool, err error)
 	Location() store.Location
 	AuthFile() string
 }

@@ -190,6 +190,14 @@ func (s *memStore) DeleteIf(ctx context.Context, match func(*store.Record) bool)
 	return true, nil, nil
 }
 
+func (s *memStore) Take(ctx context.Context) (*store.Record, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, existed := s.rec, s.rec != nil || s.err != nil
+	s.rec, s.err = nil, nil
+	return prev, existed, nil
+}
+
 func (s *memStore) Location() store.Location {
 	return store.Location{Mode: store.ModeEphemeral, Where: "memory"}
 }

@@ -393,6 +393,29 @@ func (s *Store) DeleteIf(ctx context.Context, match func(cur *Record) bool) (del
 	return deleted, cur, nil
 }
 
+// Take is Delete that also returns the record it removed, read in the
+// same hold of the locks (nil when none, or when the stored bytes do not
+// parse: they are removed all the same), so that what a logout revokes
+// is what it deleted, never a login stored between a read and a delete.
+func (s *Store) Take(ctx context.Context) (prev *Record, existed bool, err error) {
+	err = s.locked(ctx, false, func() error {
+		r, lerr := s.Load(ctx)
+		var ce *CorruptError
+		if lerr != nil && !errors.As(lerr, &ce) {
+			// Unreadable (keyring locked, I/O): delete all the same, as
+			// Delete would; nothing to revoke is known.
+			s.logger.Debug("logout could not read the record it removes", "error", lerr)
+		}
+		prev = r
+		existed, err = s.deleteLocked(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, existed, err
+	}
+	return prev, existed, nil
+}
+
 // deleteLocked is Delete's work; the caller holds the locks.
 func (s *Store) deleteLocked(ctx context.Context) (existed bool, err error) {
 	if s.mode == ModeEphemeral {

@@ -495,3 +495,26 @@ func TestDeleteIf(t *testing.T) {
 		t.Errorf("DeleteIf on a corrupt file = %v, %v; want a CorruptError and nothing deleted", deleted, err)
 	}
 }
+
+// TestTake: the record removed is returned; a corrupt one is removed too.
+func TestTake(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, tempHome(t), Options{})
+	if prev, existed, err := s.Take(ctx); err != nil || existed || prev != nil {
+		t.Errorf("Take with nothing stored = %v, %v, %v", prev, existed, err)
+	}
+	if err := s.Replace(ctx, NewAPIKeyRecord("sk-take-0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	prev, existed, err := s.Take(ctx)
+	if err != nil || !existed || prev == nil || *prev.APIKey != "sk-take-0123456789" {
+		t.Errorf("Take = %v, %v, %v; want the stored record", prev, existed, err)
+	}
+	if r, _ := s.Load(ctx); r != nil {
+		t.Errorf("still stored after Take: %v", r)
+	}
+	writeFile(t, s.AuthFile(), "{not json")
+	if prev, existed, err := s.Take(ctx); err != nil || !existed || prev != nil {
+		t.Errorf("Take of a corrupt file = %v, %v, %v; want it removed, nothing returned", prev, existed, err)
+	}
+}

@@ -77,7 +77,6 @@ func (e *env) status(ctx context.Context, args []string) int {
 
 // policyStore is what enforce needs of the store.
 type policyStore interface {
-	Delete(ctx context.Context) (bool, error)
 	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (bool, *store.Record, error)
 }
 
