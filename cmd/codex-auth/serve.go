@@ -78,7 +78,9 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	srv.Store(s)
 	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
-		stdin = pollableStdin()
+		var restore func()
+		stdin, restore = pollableStdin()
+		defer restore() // runs after Run, which closes the file first
 	}
 	if err := st.manager.Start(ctx); err != nil {
 		// Status reports it too; serving goes on so the editor can log in.
