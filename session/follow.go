@@ -104,9 +104,10 @@ func (m *Manager) onChange(c Change) {
 }
 
 // reloadConfig re-reads the configuration layers, if Options.ConfigReload
-// is set, and reports whether the policy in force changed. A config that
-// cannot be read (a file being edited, a syntax error) keeps the policy
-// in force. The caller holds evMu.
+// is set, and reports whether the policy in force changed, or the note
+// of a changed cli_auth_credentials_store (see checkStoreMode). A config
+// that cannot be read (a file being edited, a syntax error) keeps the
+// policy in force. The caller holds evMu.
 func (m *Manager) reloadConfig() bool {
 	if m.opts.ConfigReload == nil {
 		return false
@@ -118,13 +119,46 @@ func (m *Manager) reloadConfig() bool {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	storeChanged := m.checkStoreMode(cfg)
 	before := PolicyOf(m.cfg)
 	m.cfg = cfg
 	after := PolicyOf(cfg)
 	if before.ForcedLoginMethod == after.ForcedLoginMethod && slices.Equal(before.ForcedWorkspaceIDs, after.ForcedWorkspaceIDs) {
-		return false
+		return storeChanged
 	}
 	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs)
+	return true
+}
+
+// checkStoreMode notes a change of cli_auth_credentials_store since it
+// was first read, and reports whether that note changed. The store in use
+// is not switched while running: a flow or refresh in flight would save
+// to the other store, the watcher follows the old one, and the Codex CLI
+// too reads the setting only when it starts (a running Codex keeps its
+// store), so a restart is what both need. Until then account/read says
+// so in problem (and account/updated asks the editor to read it). The
+// caller holds mu.
+func (m *Manager) checkStoreMode(cfg store.Config) bool {
+	mode, err := store.ParseMode(string(cfg.CredentialsStore))
+	if err != nil {
+		return false
+	}
+	if m.modeBase == nil {
+		m.modeBase = &mode
+		return false
+	}
+	notice := ""
+	if mode != *m.modeBase {
+		notice = fmt.Sprintf("cli_auth_credentials_store changed to %q in the configuration, but codex-auth keeps using its %s store until it is restarted; restart it (reload the editor window) so that it and the Codex CLI use the same store",
+			mode, m.opts.Store.Location().Mode)
+	}
+	if notice == m.storeNotice {
+		return false
+	}
+	if notice != "" {
+		m.log.Warn("the credentials store setting changed; restart to use it", "setting", mode, "inUse", m.opts.Store.Location().Mode)
+	}
+	m.storeNotice = notice
 	return true
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -358,6 +359,32 @@ func TestPolicyProblemUntilNextChange(t *testing.T) {
 			t.Errorf("Status after a logout: problem %q, want none", st.Problem)
 		}
 	})
+}
+
+// TestStoreModeChangedWhileRunning: cli_auth_credentials_store changed
+// in config.toml while serving would have Codex (at its next start) and
+// this process use different stores; it is reported, in account/read's
+// problem and with an account/updated, until it is changed back.
+func TestStoreModeChangedWhileRunning(t *testing.T) {
+	f := newFollow(t, func(f *followEnv) {
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+	}, nil)
+	writeConfig(t, f.home.Dir, `cli_auth_credentials_store = "keyring"`)
+	f.since(t, 0, "the store change", isUpdated)
+	st, err := f.m.Status(t.Context(), false)
+	mustNoErr(t, err)
+	if st.Account == nil {
+		t.Errorf("Status.Account = nil; the record in use is still served")
+	}
+	if !strings.Contains(st.Problem, `cli_auth_credentials_store`) || !strings.Contains(st.Problem, "restart") {
+		t.Errorf("Status.Problem = %q, want it to say the store setting changed and a restart is needed", st.Problem)
+	}
+	n := len(f.rec.all())
+	writeConfig(t, f.home.Dir, `cli_auth_credentials_store = "file"`)
+	f.since(t, n, "the store change back", isUpdated)
+	if st, _ := f.m.Status(t.Context(), false); st.Problem != "" {
+		t.Errorf("Status.Problem = %q after the setting was changed back, want none", st.Problem)
+	}
 }
 
 func TestPolicyOnConfigChange(t *testing.T) {

@@ -145,6 +145,11 @@ type Manager struct {
 	// shown by Status as the problem until the next change: an editor
 	// that connects after the logout at start learns why.
 	notice string
+	// modeBase is cli_auth_credentials_store as first read (nil until
+	// then); storeNotice says it changed since: the store in use is not
+	// switched while running (see reloadConfig).
+	modeBase    *store.Mode
+	storeNotice string
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
@@ -328,7 +333,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		st.Issuer = m.opts.Issuer.Base()
 	}
 	m.mu.Lock()
-	rec, loadErr, dead, notice := m.rec, m.loadErr, m.refresh.dead, m.notice
+	rec, loadErr, dead, notice, storeNotice := m.rec, m.loadErr, m.refresh.dead, m.notice, m.storeNotice
 	m.mu.Unlock()
 	switch {
 	case loadErr != nil:
@@ -342,6 +347,9 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		if dead != "" && rec.Tokens != nil && dead == rec.Tokens.RefreshToken {
 			st.Problem = ErrSessionExpired.Error()
 		}
+	}
+	if st.Problem == "" {
+		st.Problem = storeNotice
 	}
 	return st, nil
 }
