@@ -78,4 +78,4 @@ func TestStatusPolicyKeepsALoginMadeInBetween(t *testing.T) {
 	}
 }
 
-var errForbidden = errors.New("API key login is disabled. Use ChatGPT login instead.")
+var errForbidden = errors.New("API key login is disabled")
