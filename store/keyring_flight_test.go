@@ -147,3 +147,39 @@ func TestKeyringAbandonedWriteKeepsOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyringLateWriteDoesNotShadowTheFile: in auto mode a save that the
+// hung keyring did not answer falls back to auth.json; when the keyring
+// answers later, the abandoned write lands there, older than the file
+// (which a refresh may have rotated since). Auto mode, which reads the
+// keyring first, must keep reading the newer file.
+func TestKeyringLateWriteDoesNotShadowTheFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		kr := newGateKeyring()
+		s := openStore(t, tempHome(t), Options{Mode: ModeAuto, Keyring: kr, KeyringTimeout: 100 * time.Millisecond})
+		if err := s.Replace(ctx, NewAPIKeyRecord("sk-first-0123456789")); err != nil {
+			t.Fatalf("auto Replace with a hung keyring = %v, want a fallback to the file", err)
+		}
+		if _, err := s.Update(ctx, func(*Record) (*Record, error) { return NewAPIKeyRecord("sk-second-0123456789"), nil }); err != nil {
+			t.Fatalf("auto Update with a hung keyring = %v, want a fallback to the file", err)
+		}
+		close(kr.gate) // the keyring answers: the first Set lands, late
+		synctest.Wait()
+		r, err := s.Load(ctx)
+		if err != nil || r == nil || *r.APIKey != "sk-second-0123456789" {
+			got := "<nil>"
+			if r != nil && r.APIKey != nil {
+				got = MaskAPIKey(*r.APIKey)
+			}
+			t.Errorf("auto Load after the late keyring write = %s, %v; want the newer record in auth.json", got, err)
+		}
+		// The next save reaches the keyring again: one copy, the newest.
+		if _, err := s.Update(ctx, func(*Record) (*Record, error) { return NewAPIKeyRecord("sk-third-0123456789"), nil }); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := s.Load(ctx); err != nil || r == nil || *r.APIKey != "sk-third-0123456789" {
+			t.Errorf("auto Load after the keyring recovered = %v, %v", r, err)
+		}
+	})
+}

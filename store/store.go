@@ -97,9 +97,15 @@ type Store struct {
 	// flock, so goroutines wait on a channel rather than polling.
 	sem chan struct{}
 
-	mu  sync.Mutex // guards loc and mem
+	mu  sync.Mutex // guards loc, mem and krStale
 	loc Location
 	mem *Record // ephemeral mode's record
+	// krStale (auto mode): a save fell back to auth.json and the keyring
+	// entry could not be removed, so a keyring write abandoned at its
+	// timeout may still land there, older than the file. Until the
+	// keyring is written or cleaned again, Load prefers an existing
+	// auth.json to the keyring entry.
+	krStale bool
 }
 
 // Open validates opts and returns a Store. It does no I/O that can block.
@@ -185,6 +191,18 @@ func (s *Store) setFallback(reason string) {
 	s.loc = Location{Mode: s.mode, Where: s.file.path, Fallback: reason}
 }
 
+func (s *Store) keyringStale() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.krStale
+}
+
+func (s *Store) setKeyringStale(v bool) {
+	s.mu.Lock()
+	s.krStale = v
+	s.mu.Unlock()
+}
+
 // Load reads the current record without taking auth.lock and without ever
 // rewriting anything. (nil, nil) when nothing is stored; *CorruptError when
 // the stored bytes do not parse.
@@ -199,6 +217,12 @@ func (s *Store) Load(ctx context.Context) (*Record, error) {
 	case ModeAuto:
 		r, err := s.kr.load(ctx)
 		if err == nil && r != nil {
+			if s.keyringStale() {
+				if fr, ferr := s.file.load(ctx); fr != nil && ferr == nil {
+					s.setFallback("the keyring entry is older than auth.json (a keyring write answered late); auth.json is used")
+					return fr, nil
+				}
+			}
 			s.setFallback("")
 			return r, nil
 		}
@@ -266,6 +290,7 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 	}
 	err := s.kr.save(ctx, r)
 	if err == nil {
+		s.setKeyringStale(false)
 		s.setFallback("")
 		// Codex deletes auth.json after a keyring save: one copy only.
 		if _, rerr := s.file.remove(ctx); rerr != nil {
@@ -288,6 +313,9 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 	// refresh token may be spent. Remove it, best effort.
 	if _, kerr := s.kr.remove(ctx); kerr != nil {
 		s.logger.Debug("could not remove the older keyring entry", "error", kerr)
+		s.setKeyringStale(true)
+	} else {
+		s.setKeyringStale(false)
 	}
 	s.setFallback("keyring save failed: " + err.Error())
 	return nil
@@ -427,6 +455,9 @@ func (s *Store) deleteLocked(ctx context.Context) (existed bool, err error) {
 	}
 	fileHad, ferr := s.file.remove(ctx)
 	krHad, kerr := s.kr.remove(ctx)
+	if kerr == nil {
+		s.setKeyringStale(false)
+	}
 	existed = fileHad || krHad
 	if ferr != nil {
 		return existed, ferr
