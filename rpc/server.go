@@ -461,6 +461,9 @@ func (s *Server) Notify(ev any) {
 		s.log.Debug("notification kept until initialized", "method", method)
 		return
 	}
+	if method == MethodSessionInvalidated {
+		s.early = nil // superseded: the latest one only, in order
+	}
 	s.mu.Unlock()
 	if st == nil || state == stateNew || state == stateExited {
 		s.log.Debug("notification dropped: not initialized or exited", "method", method)
