@@ -68,6 +68,11 @@ func TestBadInput(t *testing.T) {
 		{name: "params string", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":"x"}`), want: []reply{{ID: "1", Code: -32600, Msg: "params must be an object or an array"}}},
 		{name: "params number", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":3}`), want: []reply{{ID: "1", Code: -32600, Msg: "params must be"}}},
 		{name: "params array", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":[true]}`), want: []reply{{ID: "1", Code: -32602, Msg: "params must be an object"}}},
+		// Neovim 0.7 encodes an empty Lua table as []: the same as {}.
+		{name: "params empty array", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":[]}`), want: []reply{{ID: "1"}}},
+		{name: "params empty array with spaces", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/token","params":[ ]}`), want: []reply{{ID: "1"}}},
+		{name: "params empty array for login/start", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/login/start","params":[]}`), want: []reply{{ID: "1", Code: -32602, Msg: "params.type is required"}}},
+		{name: "params array of null", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":[null]}`), want: []reply{{ID: "1", Code: -32602, Msg: "params must be an object"}}},
 		{name: "params member wrong type", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/read","params":{"refreshToken":"yes"}}`), want: []reply{{ID: "1", Code: -32602, Msg: "params.refreshToken must be a boolean"}}},
 		{name: "login type wrong type", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/login/start","params":{"type":5}}`), want: []reply{{ID: "1", Code: -32602, Msg: "params.type must be a string"}}},
 		{name: "login type missing", raw: frame(`{"jsonrpc":"2.0","id":1,"method":"account/login/start","params":{}}`), want: []reply{{ID: "1", Code: -32602, Msg: "params.type is required"}}},

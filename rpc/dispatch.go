@@ -105,12 +105,14 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 	return nil, newError(CodeMethodNotFound, "method not found: %s", truncate(method, 100))
 }
 
-// decodeParams decodes params into v: absent or null leaves v's zero
-// value; anything but an object, or a member of the wrong type, is -32602
-// with a message naming the member (never its value).
+// decodeParams decodes params into v: absent, null or an empty array
+// leaves v's zero value (Neovim 0.7 encodes an empty Lua table as [], and
+// other clients do the same); anything else but an object (a non-empty
+// array included), or a member of the wrong type, is -32602 with a message
+// naming the member (never its value).
 func decodeParams(raw json.RawMessage, v any) error {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 || string(raw) == "null" || isEmptyArray(raw) {
 		return nil
 	}
 	if raw[0] != '{' {
@@ -128,6 +130,12 @@ func decodeParams(raw json.RawMessage, v any) error {
 		return newError(CodeInvalidParams, "invalid params")
 	}
 	return nil
+}
+
+// isEmptyArray reports whether raw (valid JSON, trimmed) is [] with
+// only white space inside.
+func isEmptyArray(raw []byte) bool {
+	return len(raw) >= 2 && raw[0] == '[' && raw[len(raw)-1] == ']' && len(bytes.TrimSpace(raw[1:len(raw)-1])) == 0
 }
 
 // kindOf names a Go type as a JSON kind.

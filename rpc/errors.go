@@ -51,7 +51,8 @@ const (
 	// the message is the Codex CLI's wording.
 	CodePolicyForbids jsonrpc2.Code = -32011
 	// CodeIssuerUnavailable: the sign-in server cannot be reached or failed
-	// (session.ErrIssuerUnavailable, a non-permanent *session.IssuerError).
+	// (session.ErrIssuerUnavailable, a non-permanent *session.IssuerError,
+	// a redirect: session.ErrIssuerRedirect).
 	CodeIssuerUnavailable jsonrpc2.Code = -32012
 	// CodeStoreUnavailable: the credential store cannot be used now
 	// (store.ErrUnavailable, store.ErrTooLarge).
@@ -133,6 +134,8 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeSessionExpired, "%s", expired.Error())
 	case errors.Is(err, session.ErrSessionExpired):
 		return newError(CodeSessionExpired, "%s", session.ErrSessionExpired.Error())
+	case errors.Is(err, session.ErrIssuerRedirect):
+		return newError(CodeIssuerUnavailable, "%s", session.ErrIssuerRedirect.Error())
 	case errors.Is(err, session.ErrIssuerUnavailable):
 		return newError(CodeIssuerUnavailable, "%s; try again later", session.ErrIssuerUnavailable.Error())
 	case errors.Is(err, session.ErrInvalidResponse):

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/codex-auth/codex-auth/internal/editortest"
 	"github.com/codex-auth/codex-auth/rpc"
+	"github.com/codex-auth/codex-auth/session"
 )
 
 // countingReader counts the bytes the server has taken from its input.
@@ -91,5 +94,83 @@ func TestFloodBoundedMemory(t *testing.T) {
 		if got := <-code; got != 0 {
 			t.Errorf("exit code: got %d, want 0", got)
 		}
+	})
+}
+
+// stuckWriter is stdout as a blocking descriptor the editor no longer
+// reads: a Write that fills the pipe blocks in the kernel, and closing
+// the file does not interrupt it.
+type stuckWriter struct {
+	mu      sync.Mutex
+	room    int           // bytes taken before writes block
+	release chan struct{} // closed at the end of the test
+}
+
+func (w *stuckWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if len(p) <= w.room {
+		w.room -= len(p)
+		w.mu.Unlock()
+		return len(p), nil
+	}
+	w.mu.Unlock()
+	<-w.release
+	return 0, io.ErrClosedPipe
+}
+
+func (w *stuckWriter) Close() error { return nil } // interrupts nothing
+
+// TestStopWithAStuckWriter: when the editor stops reading stdout,
+// replies and notifications block in Write; stopping the server (SIGTERM
+// cancels Run's context) must still return within a bounded grace
+// period, and so must the notifications blocked behind the stuck write.
+func TestStopWithAStuckWriter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		svc := newFakeService()
+		srv, err := rpc.NewServer(rpc.Options{Service: svc, Name: "codex-auth", MaxInFlight: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inR, inW := io.Pipe()
+		out := &stuckWriter{room: 1 << 10, release: make(chan struct{})}
+		defer close(out.release)
+		ctx, cancel := context.WithCancel(context.Background())
+		code := make(chan int, 1)
+		go func() { code <- srv.Run(ctx, inR, out) }()
+		go func() {
+			_, _ = inW.Write([]byte(frame(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`)))
+			for i := 1; i <= 200; i++ {
+				if _, err := inW.Write([]byte(frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"account/token"}`, i)))); err != nil {
+					return
+				}
+			}
+		}()
+		synctest.Wait() // the writes are stuck, the reader waits for a slot
+		notified := make(chan struct{})
+		go func() {
+			srv.Notify(session.Updated{})
+			close(notified)
+		}()
+		synctest.Wait()
+
+		cancel() // SIGTERM
+		start := time.Now()
+		select {
+		case got := <-code:
+			if got != 0 {
+				t.Errorf("exit code %d, want 0", got)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("Run still running a minute after its context ended, behind a stuck write")
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Run returned %v after its context ended; want a bounded grace period (at most 5s)", d)
+		}
+		select {
+		case <-notified:
+		case <-time.After(time.Minute):
+			t.Fatalf("a notification blocked behind the stuck write never returned")
+		}
+		_ = inW.Close()
 	})
 }

@@ -5,9 +5,11 @@ package rpc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -120,6 +122,64 @@ func TestBeforeInitialize(t *testing.T) {
 		if m.Method == "account/updated" {
 			t.Errorf("notification sent before initialize: %s", m.Params)
 		}
+	}
+}
+
+// TestInvalidationBeforeInitialize: the sidecar enforces policy at start,
+// before the editor has initialized; the latest session invalidation of
+// that time reaches the editor once it has (after initialized), once.
+// Other notifications of that time are not kept: account/read answers
+// them.
+func TestInvalidationBeforeInitialize(t *testing.T) {
+	svc := newFakeService()
+	srv, err := rpc.NewServer(rpc.Options{Service: svc, Name: "codex-auth", Version: "0.0.0-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As serve does: Manager.Start runs before Run.
+	srv.Notify(session.SessionInvalidated{Reason: session.ReasonLoggedOut, Message: "older"})
+	srv.Notify(session.SessionInvalidated{Reason: session.ReasonPolicyViolation, Message: "API key login is disabled. Use ChatGPT login instead. Logging out."})
+	srv.Notify(session.Updated{})
+	edEnd, in, out := editortest.Pipes()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go srv.Run(ctx, in, out)
+	ed := editortest.New(t, edEnd)
+	if err := ed.Call(ctx, "initialize", map[string]any{"initializationOptions": map[string]string{"protocolVersion": "1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ed.Messages() {
+		if m.IsNotification() {
+			t.Errorf("notification before initialized: %s %s", m.Method, m.Params)
+		}
+	}
+	if err := ed.Notify("initialized", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	got, err := ed.WaitFor(wctx, "account/sessionInvalidated", nil)
+	if err != nil {
+		t.Fatalf("the invalidation found at start never reached the editor: %v", err)
+	}
+	if diff := cmp.Diff(`{"reason":"policyViolation","message":"API key login is disabled. Use ChatGPT login instead. Logging out."}`, string(got)); diff != "" {
+		t.Errorf("sessionInvalidated (-want +got):\n%s", diff)
+	}
+	// A round trip after: nothing else was queued.
+	if err := ed.Call(ctx, "account/read", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range ed.Messages() {
+		if m.IsNotification() {
+			n++
+			if m.Method != "account/sessionInvalidated" {
+				t.Errorf("notification from before initialize sent: %s %s", m.Method, m.Params)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d notifications, want the one invalidation", n)
 	}
 }
 
@@ -325,6 +385,7 @@ func TestServiceErrors(t *testing.T) {
 		{session.ErrNotLoggedIn, -32010},
 		{&session.PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}, -32011},
 		{session.ErrIssuerUnavailable, -32012},
+		{fmt.Errorf("%w: %w: refresh: HTTP 307", session.ErrIssuerUnavailable, session.ErrIssuerRedirect), -32012},
 		{session.ErrUnsupportedRecord, -32014},
 		{session.ErrSessionExpired, -32017},
 		{session.ErrLoginFailed, -32020},
@@ -348,6 +409,9 @@ func TestServiceErrors(t *testing.T) {
 		je := wantCode(t, tt.err.Error(), h.ed.Call(t.Context(), "account/logout", nil, nil), tt.code)
 		if tt.code == -32603 && je.Message != "internal error" {
 			t.Errorf("unknown error message: got %q, want %q", je.Message, "internal error")
+		}
+		if errors.Is(tt.err, session.ErrIssuerRedirect) && !strings.Contains(je.Message, "redirect") {
+			t.Errorf("redirect message: got %q, want one that says the issuer redirected", je.Message)
 		}
 		if tt.code == -32011 && je.Message != tt.err.Error() {
 			t.Errorf("policy message: got %q, want Codex's wording %q", je.Message, tt.err.Error())

@@ -60,7 +60,11 @@ type Server struct {
 	stream       *Stream
 	inflight     map[string]context.CancelFunc      // by idKey
 	pending      map[string]chan *jsonrpc2.Response // our calls, by idKey
-	wg           sync.WaitGroup
+	// early is the latest account/sessionInvalidated notified before
+	// initialize (the policy check at start runs before the editor has
+	// initialized); it is sent after initialized, once. nil when none.
+	early *jsonrpc2.Notification
+	wg    sync.WaitGroup
 }
 
 // lifecycle is the LSP lifecycle state.
@@ -313,6 +317,7 @@ func (s *Server) notification(m *jsonrpc2.Notification) (code int, exit bool) {
 		s.cancelRequest(m.Params())
 	case method == MethodInitialized:
 		s.log.Debug("client initialized")
+		s.sendEarly()
 	case len(method) >= 2 && method[:2] == "$/":
 		// Optional protocol notifications: ignored silently (LSP).
 	default:
@@ -432,19 +437,14 @@ func majorOf(v string) string {
 
 // Notify sends a session event (session.Updated, session.LoginCompleted,
 // session.SessionInvalidated, or pointers to them) as its notification.
-// Before initialize or after exit it is dropped with a debug log. It
-// blocks while the client is not reading, never past Run's return.
+// Before initialize or after exit it is dropped with a debug log, except
+// that the latest SessionInvalidated before initialize is kept and sent
+// after the client's initialized. It blocks while the client is not
+// reading, never past Run's return.
 func (s *Server) Notify(ev any) {
 	method, params, ok := toNotification(ev)
 	if !ok {
 		s.log.Debug("not an event, dropped", "type", fmt.Sprintf("%T", ev))
-		return
-	}
-	s.mu.Lock()
-	st, state := s.stream, s.state
-	s.mu.Unlock()
-	if st == nil || state == stateNew || state == stateExited {
-		s.log.Debug("notification dropped: not initialized or exited", "method", method)
 		return
 	}
 	n, err := jsonrpc2.NewNotification(method, params)
@@ -452,8 +452,44 @@ func (s *Server) Notify(ev any) {
 		s.log.Error("encoding a notification", "method", method, "err", err)
 		return
 	}
+	s.mu.Lock()
+	st, state := s.stream, s.state
+	if state == stateNew && method == MethodSessionInvalidated {
+		// Kept for the editor: why the session it may expect has ended.
+		s.early = n
+		s.mu.Unlock()
+		s.log.Debug("notification kept until initialized", "method", method)
+		return
+	}
+	if method == MethodSessionInvalidated {
+		s.early = nil // superseded: the latest one only, in order
+	}
+	s.mu.Unlock()
+	if st == nil || state == stateNew || state == stateExited {
+		s.log.Debug("notification dropped: not initialized or exited", "method", method)
+		return
+	}
 	if _, err := st.Write(context.Background(), n); err != nil {
 		s.log.Debug("notification not sent", "method", method, "err", err)
+	}
+}
+
+// sendEarly sends the invalidation kept from before initialize, if any,
+// once the client has said initialized.
+func (s *Server) sendEarly() {
+	s.mu.Lock()
+	n, st, state := s.early, s.stream, s.state
+	if state != stateInitialized {
+		s.mu.Unlock()
+		return
+	}
+	s.early = nil
+	s.mu.Unlock()
+	if n == nil || st == nil {
+		return
+	}
+	if _, err := st.Write(context.Background(), n); err != nil {
+		s.log.Debug("notification not sent", "method", n.Method(), "err", err)
 	}
 }
 

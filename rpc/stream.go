@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.lsp.dev/jsonrpc2"
@@ -57,11 +57,17 @@ type Stream struct {
 	log       *slog.Logger
 
 	// wmu is the write lock: a channel rather than a sync.Mutex so that a
-	// writer waiting for it is durably blocked under testing/synctest.
-	wmu       chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	// writer waiting for it is durably blocked under testing/synctest. It
+	// is held for as long as out.Write runs, by the goroutine running it
+	// (see writeFrame), even after the caller stopped waiting.
+	wmu  chan struct{}
+	done chan struct{}
+	// closing is set by the first Close; closed is closed when that
+	// Close has finished (later calls wait for it on a channel, not on a
+	// lock, so a Close waiting for a stuck write blocks nobody else).
+	closing  atomic.Bool
+	closed   chan struct{}
+	closeErr error
 }
 
 var _ jsonrpc2.Stream = (*Stream)(nil)
@@ -70,12 +76,13 @@ var _ jsonrpc2.Stream = (*Stream)(nil)
 // in and out when they are io.Closers.
 func NewStream(in io.Reader, out io.Writer, opts StreamOptions) *Stream {
 	s := &Stream{
-		in:   bufio.NewReaderSize(in, maxHeaderLine),
-		out:  out,
-		max:  opts.MaxMessageBytes,
-		log:  opts.Logger,
-		wmu:  make(chan struct{}, 1),
-		done: make(chan struct{}),
+		in:     bufio.NewReaderSize(in, maxHeaderLine),
+		out:    out,
+		max:    opts.MaxMessageBytes,
+		log:    opts.Logger,
+		wmu:    make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		closed: make(chan struct{}),
 	}
 	if s.max <= 0 {
 		s.max = DefaultMaxMessageBytes
@@ -280,7 +287,8 @@ func (s *Stream) answer(id json.RawMessage, e *jsonrpc2.Error) {
 }
 
 // Write sends one message. It blocks until the reader takes the bytes or
-// the stream is closed.
+// the stream is closed, whichever comes first, even when out is a
+// blocking descriptor that closing does not interrupt (see writeFrame).
 func (s *Stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -300,15 +308,22 @@ func (s *Stream) Write(ctx context.Context, msg jsonrpc2.Message) (int64, error)
 }
 
 // writeFrame writes header and body in one Write under the write lock.
+//
+// The Write runs on a goroutine of its own, which holds the write lock
+// until out.Write returns, while the caller waits for it or for Close:
+// when the editor stops reading stdout (a blocking pipe, which closing
+// does not interrupt), a reply or notification then gives up at Close
+// instead of keeping Run (and Manager.Close) waiting forever, and frames
+// never interleave, since the next writer waits for the lock.
 func (s *Stream) writeFrame(body []byte) error {
 	select {
 	case s.wmu <- struct{}{}:
 	case <-s.done:
 		return ErrClosed
 	}
-	defer func() { <-s.wmu }()
 	select {
 	case <-s.done:
+		<-s.wmu
 		return ErrClosed
 	default:
 	}
@@ -317,7 +332,23 @@ func (s *Stream) writeFrame(body []byte) error {
 	buf = strconv.AppendInt(buf, int64(len(body)), 10)
 	buf = append(buf, "\r\n\r\n"...)
 	buf = append(buf, body...)
-	if _, err := s.out.Write(buf); err != nil {
+	res := make(chan error, 1)
+	go func() {
+		_, err := s.out.Write(buf)
+		<-s.wmu
+		res <- err
+	}()
+	var err error
+	select {
+	case err = <-res:
+	case <-s.done:
+		select {
+		case err = <-res: // it finished as the stream closed
+		default:
+			return ErrClosed // abandoned: the goroutine ends with the write
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("rpc: writing message: %w", err)
 	}
 	return nil
@@ -326,34 +357,36 @@ func (s *Stream) writeFrame(body []byte) error {
 // closeWriteWait bounds how long Close waits for a write in progress.
 const closeWriteWait = time.Second
 
-// Close stops the stream: later writes fail with ErrClosed, in and out are
-// closed when they are io.Closers (which unblocks a pending Read or Write),
-// and Close returns once no write is in progress, or after closeWriteWait
-// when one stays blocked.
+// Close stops the stream: later writes fail with ErrClosed, writers
+// waiting fail with ErrClosed at once, in and out are closed when they
+// are io.Closers (which unblocks a pending Read or Write on a pipe or a
+// pollable file), and Close returns once no write is in progress, or
+// after closeWriteWait when one stays blocked (its goroutine is then
+// left to the process's exit). Every call returns the first one's result
+// once it is done.
 func (s *Stream) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.done)
-		var errs []error
-		if s.inCloser != nil {
-			errs = append(errs, s.inCloser.Close())
-		}
-		if s.outCloser != nil {
-			errs = append(errs, s.outCloser.Close())
-		}
-		// Wait for a write in progress, but not forever: a write
-		// blocked on a pipe the editor no longer reads (stdout is a
-		// blocking descriptor, which closing does not interrupt) must
-		// not keep SIGTERM from ending the process.
-		t := time.NewTimer(closeWriteWait)
-		select {
-		case s.wmu <- struct{}{}:
-			<-s.wmu
-		case <-t.C:
-			errs = append(errs, errors.New("rpc: a write was still blocked at close"))
-		}
-		t.Stop()
-		s.closeErr = errors.Join(errs...)
-	})
+	if !s.closing.CompareAndSwap(false, true) {
+		<-s.closed
+		return s.closeErr
+	}
+	close(s.done)
+	var errs []error
+	if s.inCloser != nil {
+		errs = append(errs, s.inCloser.Close())
+	}
+	if s.outCloser != nil {
+		errs = append(errs, s.outCloser.Close())
+	}
+	t := time.NewTimer(closeWriteWait)
+	select {
+	case s.wmu <- struct{}{}:
+		<-s.wmu
+	case <-t.C:
+		errs = append(errs, errors.New("rpc: a write was still blocked at close"))
+	}
+	t.Stop()
+	s.closeErr = errors.Join(errs...)
+	close(s.closed)
 	return s.closeErr
 }
 

@@ -195,9 +195,35 @@ func (cb *callbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cb.succMu.Do(func() { close(cb.success) })
 		page(w, http.StatusOK, "Signed in", "You are signed in to Codex. You can close this window and return to your editor.")
 	case "/cancel":
+		if fromWebPage(r) {
+			page(w, http.StatusForbidden, "Forbidden", "A web page cannot cancel a sign-in.")
+			return
+		}
 		cb.cancelMu.Do(func() { close(cb.canceled) })
 		page(w, http.StatusOK, "Sign-in canceled", "The sign-in was canceled. You can close this window.")
 	}
+}
+
+// fromWebPage reports whether a request was made by a web page rather
+// than by Codex, by our own port takeover (sendCancel) or by the user
+// typing the address: any page can make the browser GET
+// http://localhost:1455/cancel (an <img>, a link, fetch) with a loopback
+// Host, but the browser then sends an Origin, or Sec-Fetch-Site other
+// than "none" (Fetch Metadata, W3C), or a Sec-Fetch-Mode other than
+// "navigate". Non-browser clients send none of these. Only /cancel is
+// checked: /auth/callback and /success are reached by the issuer's
+// cross-site redirect.
+func fromWebPage(r *http.Request) bool {
+	if _, ok := r.Header["Origin"]; ok {
+		return true
+	}
+	if v, ok := r.Header["Sec-Fetch-Site"]; ok && (len(v) != 1 || v[0] != "none") {
+		return true
+	}
+	if v, ok := r.Header["Sec-Fetch-Mode"]; ok && (len(v) != 1 || v[0] != "navigate") {
+		return true
+	}
+	return false
 }
 
 // serveCallback handles the authorization response (RFC 6749 section

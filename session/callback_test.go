@@ -102,6 +102,94 @@ func TestCallbackRefusals(t *testing.T) {
 	}
 }
 
+// headerGet is GET target with the given request headers, as a browser
+// sends them; it returns the status.
+func headerGet(t *testing.T, target string, h map[string]string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{Transport: &http.Transport{Proxy: nil}, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestCancelRefusesWebPages: any page the user visits can make the
+// browser GET http://localhost:1455/cancel (an <img>, a fetch, a form, a
+// link); the browser then says so in Origin or Sec-Fetch-*. Such a
+// request must not end the sign-in; the callback, which the issuer's
+// cross-site redirect brings, still works.
+func TestCancelRefusesWebPages(t *testing.T) {
+	e := newTestEnv(t, nil)
+	bl, err := e.m.StartBrowserLogin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(portOf(t, bl))
+	for _, host := range []string{"127.0.0.1", "localhost"} {
+		cancel := "http://" + host + ":" + port + "/cancel"
+		for _, h := range []map[string]string{
+			{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, // <img src>
+			{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},                           // a link
+			{"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate"},                            // another localhost port
+			{"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"},                              // fetch()
+			{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "no-cors"},
+			{"Origin": "https://evil.example"},
+			{"Origin": "null"},
+			{"Origin": "https://evil.example", "Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate"},
+			{"Sec-Fetch-Mode": "no-cors"},
+		} {
+			if got := headerGet(t, cancel, h); got != http.StatusForbidden {
+				t.Errorf("GET %s with %v = %d, want 403", cancel, h, got)
+			}
+		}
+	}
+	// The sign-in is still running: the issuer's redirect (cross-site,
+	// a top-level navigation) completes it.
+	q := url.Values{"state": {stateOf(t, bl)}, "code": {"x"}}
+	if got := headerGet(t, callbackURL(t, bl, q), map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}); got == http.StatusForbidden {
+		t.Errorf("the callback with a browser's cross-site headers = 403, want it served")
+	}
+	evs := e.rec.waitFor(t, "login completed", succeeded(bl.LoginID))
+	if got := completed(evs); len(got) != 1 || got[0].Error == "canceled" {
+		t.Errorf("login ended with %+v, want it not canceled by a web page", got)
+	}
+}
+
+// TestCancelAcceptsTheUser: what Codex (and our own port takeover) sends
+// carries none of a browser's headers; a user typing the address (Sec-
+// Fetch-Site: none, navigate) may cancel too.
+func TestCancelAcceptsTheUser(t *testing.T) {
+	for _, h := range []map[string]string{
+		nil,
+		{"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Sec-Fetch-User": "?1"},
+	} {
+		e := newTestEnv(t, nil)
+		bl, err := e.m.StartBrowserLogin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := headerGet(t, "http://127.0.0.1:"+strconv.Itoa(portOf(t, bl))+"/cancel", h); got != http.StatusOK {
+			t.Errorf("GET /cancel with %v = %d, want 200", h, got)
+		}
+		evs := e.rec.waitFor(t, "login completed", succeeded(bl.LoginID))
+		if diff := cmp.Diff([]LoginCompleted{{LoginID: bl.LoginID, Error: "canceled"}}, completed(evs)); diff != "" {
+			t.Errorf("GET /cancel with %v (-want +got):\n%s", h, diff)
+		}
+	}
+}
+
 func TestCallbackFailures(t *testing.T) {
 	tests := []struct {
 		name    string

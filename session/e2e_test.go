@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/codex-auth/codex-auth/internal/httpclient"
 	"github.com/codex-auth/codex-auth/internal/issuer"
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -44,6 +46,9 @@ type e2eOptions struct {
 	issuer  issuer.Config
 	timeout time.Duration // the HTTP client's; default 5s
 	mutate  func(*Options)
+	// http, when set, is the client (codex-auth's own, with its user
+	// agent) instead of a plain one.
+	http *httpclient.Client
 }
 
 func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
@@ -75,7 +80,11 @@ func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
 	}))
 	t.Cleanup(hs.Close)
 	t.Cleanup(func() { srv.Close() }) // first: ends hung requests
-	iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: hs.URL, HTTP: &http.Client{Timeout: o.timeout}})
+	hc := &http.Client{Timeout: o.timeout}
+	if o.http != nil {
+		hc = o.http.HTTP()
+	}
+	iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: hs.URL, HTTP: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +96,9 @@ func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
 		Notify:       e.rec.notify,
 		Headless:     func() bool { return true },
 		CallbackPort: AnyCallbackPort,
+	}
+	if o.http != nil {
+		opts.SetUserAgent = o.http.SetUserAgent
 	}
 	if o.mutate != nil {
 		o.mutate(&opts)
@@ -371,4 +383,37 @@ func TestE2EDeviceStartHangs(t *testing.T) {
 			t.Error("StartDeviceLogin succeeded after Close")
 		}
 	})
+}
+
+// TestE2EHostileClientInfo: whatever an editor sends as clientInfo (it
+// goes into the user agent), calls to the issuer keep working.
+func TestE2EHostileClientInfo(t *testing.T) {
+	for _, ci := range []struct{ name, version string }{
+		{"vim\r\nX-Injected: 1", "9.1"},
+		{"nul\x00bell\x07", "1\x7f"},
+		{"tab\there", "\n"},
+		{"(((", ")))\\"},
+		{strings.Repeat("editor ", 500), strings.Repeat("9", 500)},
+		{"édïteur ✓", "1.0"},
+	} {
+		hc, err := httpclient.New(httpclient.Options{Timeout: 5 * time.Second, UserAgent: "codex-auth/test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newE2E(t, e2eOptions{http: hc})
+		e.m.SetClient(ci.name, ci.version)
+		if len(ci.name) > 40 {
+			ci.name = ci.name[:40] + "..."
+		}
+		if len(ci.version) > 40 {
+			ci.version = ci.version[:40] + "..."
+		}
+		if _, err := e.m.StartDeviceLogin(t.Context()); err != nil {
+			t.Errorf("StartDeviceLogin after clientInfo {name: %q, version: %q}: %v", ci.name, ci.version, err)
+		}
+		ua := hc.UserAgent()
+		if !strings.HasPrefix(ua, "codex-auth/") || strings.ContainsAny(ua, "\r\n\x00\x07\x7f\t") || len(ua) > 256 || strings.Count(ua, "(") != strings.Count(ua, ")") || strings.Count(ua, "(") > 1 {
+			t.Errorf("clientInfo {name: %q, version: %q}: user agent %q, want codex-auth/... [(editor)] on one line, printable, at most 256 bytes", ci.name, ci.version, ua)
+		}
+	}
 }

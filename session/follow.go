@@ -16,6 +16,10 @@ import (
 // are removed.
 const policyLogoutSuffix = " Logging out."
 
+// policyNoticeSuffix ends account/read's problem after a policy logout,
+// until the next change.
+const policyNoticeSuffix = " The stored credentials were logged out."
+
 // startWatch starts the Watcher on the store's home, the config files and
 // (keyring and auto modes) the keyring entry, and waits until it is
 // ready, so that a change after this returns is reported. The caller
@@ -112,9 +116,10 @@ func (m *Manager) onChange(c Change) {
 }
 
 // reloadConfig re-reads the configuration layers, if Options.ConfigReload
-// is set, and reports whether the policy in force changed. A config that
-// cannot be read (a file being edited, a syntax error) keeps the policy
-// in force. The caller holds evMu.
+// is set, and reports whether the policy in force changed, or the note
+// of a changed cli_auth_credentials_store (see checkStoreMode). A config
+// that cannot be read (a file being edited, a syntax error) keeps the
+// policy in force. The caller holds evMu.
 func (m *Manager) reloadConfig() bool {
 	if m.opts.ConfigReload == nil {
 		return false
@@ -126,13 +131,46 @@ func (m *Manager) reloadConfig() bool {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	storeChanged := m.checkStoreMode(cfg)
 	before := PolicyOf(m.cfg)
 	m.cfg = cfg
 	after := PolicyOf(cfg)
 	if before.ForcedLoginMethod == after.ForcedLoginMethod && slices.Equal(before.ForcedWorkspaceIDs, after.ForcedWorkspaceIDs) {
-		return false
+		return storeChanged
 	}
 	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs)
+	return true
+}
+
+// checkStoreMode notes a change of cli_auth_credentials_store since it
+// was first read, and reports whether that note changed. The store in use
+// is not switched while running: a flow or refresh in flight would save
+// to the other store, the watcher follows the old one, and the Codex CLI
+// too reads the setting only when it starts (a running Codex keeps its
+// store), so a restart is what both need. Until then account/read says
+// so in problem (and account/updated asks the editor to read it). The
+// caller holds mu.
+func (m *Manager) checkStoreMode(cfg store.Config) bool {
+	mode, err := store.ParseMode(string(cfg.CredentialsStore))
+	if err != nil {
+		return false
+	}
+	if m.modeBase == nil {
+		m.modeBase = &mode
+		return false
+	}
+	notice := ""
+	if mode != *m.modeBase {
+		notice = fmt.Sprintf("cli_auth_credentials_store changed to %q in the configuration, but codex-auth keeps using its %s store until it is restarted; restart it (reload the editor window) so that it and the Codex CLI use the same store",
+			mode, m.opts.Store.Location().Mode)
+	}
+	if notice == m.storeNotice {
+		return false
+	}
+	if notice != "" {
+		m.log.Warn("the credentials store setting changed; restart to use it", "setting", mode, "inUse", m.opts.Store.Location().Mode)
+	}
+	m.storeNotice = notice
 	return true
 }
 
@@ -162,8 +200,25 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	if err == nil {
 		var pe *PolicyError
 		if perr := m.policy().CheckRecord(rec); errors.As(perr, &pe) {
-			m.violation(ctx, pe)
-			return nil
+			// Delete only what violates: re-checked under the store's
+			// locks, so a compliant login written since (ours, or the
+			// Codex CLI's, which holds auth.lock across its login) is
+			// kept and adopted below instead.
+			deleted, cur, derr := m.opts.Store.DeleteIf(ctx, m.violates)
+			switch {
+			case deleted:
+				m.violation(pe, nil)
+				return nil
+			case derr == nil:
+				m.log.Info("the credentials the policy forbids were replaced before they were removed")
+				rec, err = cur, nil
+			case isCorrupt(derr):
+				rec, err = nil, derr
+			default:
+				m.violation(pe, derr)
+				return nil
+			}
+			next = SnapshotOf(rec, err)
 		}
 	}
 
@@ -177,6 +232,7 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 		// token is forgotten.
 		m.gen++
 		m.refresh.reset()
+		m.notice = ""
 	}
 	m.last = next
 	m.kickAhead()
@@ -201,18 +257,25 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	return err
 }
 
-// violation logs out stored credentials the policy forbids, in every
-// store, and notifies policyViolation (Codex's message) and Updated. If
-// the record cannot be deleted, it is still never served: the policy
-// error stands in for it until the next change. The caller holds evMu.
-func (m *Manager) violation(ctx context.Context, pe *PolicyError) {
+// violates reports whether the policy in force forbids rec.
+func (m *Manager) violates(rec *store.Record) bool {
+	var pe *PolicyError
+	return errors.As(m.policy().CheckRecord(rec), &pe)
+}
+
+// violation records that stored credentials the policy forbids were
+// logged out (in every store, by adopt's DeleteIf) and notifies
+// policyViolation (Codex's message) and Updated. If the record could not
+// be deleted (derr), it is still never served: the policy error stands
+// in for it until the next change. The caller holds evMu.
+func (m *Manager) violation(pe *PolicyError, derr error) {
 	m.log.Warn("the stored credentials violate the managed policy; logging out", "reason", pe.Message)
-	_, derr := m.opts.Store.Delete(ctx)
 	if derr != nil {
 		m.log.Error("could not delete the credentials the policy forbids", "err", derr)
 	}
 	m.mu.Lock()
 	m.rec, m.loadErr = nil, nil
+	m.notice = pe.Message + policyNoticeSuffix
 	if derr != nil {
 		m.loadErr = fmt.Errorf("%w", pe)
 	}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -314,6 +315,78 @@ func TestPolicyAtStart(t *testing.T) {
 	}
 }
 
+// TestPolicyProblemUntilNextChange: the editor may connect after the
+// policy logout at start (notifications before initialize are not
+// delivered live), so account/read says why it is logged out, until the
+// next change.
+func TestPolicyProblemUntilNextChange(t *testing.T) {
+	forbidden := chatgptRecord(followAda, 1)
+	want := msgChatGPTDisabled + " The stored credentials were logged out."
+	t.Run("cleared by a login", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		st, err := f.m.Status(t.Context(), false)
+		mustNoErr(t, err)
+		if st.Account != nil || st.Problem != want {
+			t.Errorf("Status after the policy logout at start: account %+v, problem %q; want none and %q", st.Account, st.Problem, want)
+		}
+		mustNoErr(t, f.m.LoginAPIKey(t.Context(), "sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa"))
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" || st.Account == nil {
+			t.Errorf("Status after a login: account %+v, problem %q; want the account and no problem", st.Account, st.Problem)
+		}
+	})
+	t.Run("cleared by a login elsewhere", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		n := len(f.rec.all())
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		f.since(t, n, "the login elsewhere", isUpdated)
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" || st.Account == nil {
+			t.Errorf("Status after a login elsewhere: account %+v, problem %q; want the account and no problem", st.Account, st.Problem)
+		}
+	})
+	t.Run("cleared by a logout", func(t *testing.T) {
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "api"`)
+			mustNoErr(t, f.other.Replace(t.Context(), forbidden))
+		}, nil)
+		mustNoErr(t, f.m.Logout(t.Context()))
+		if st, _ := f.m.Status(t.Context(), false); st.Problem != "" {
+			t.Errorf("Status after a logout: problem %q, want none", st.Problem)
+		}
+	})
+}
+
+// TestStoreModeChangedWhileRunning: cli_auth_credentials_store changed
+// in config.toml while serving would have Codex (at its next start) and
+// this process use different stores; it is reported, in account/read's
+// problem and with an account/updated, until it is changed back.
+func TestStoreModeChangedWhileRunning(t *testing.T) {
+	f := newFollow(t, func(f *followEnv) {
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+	}, nil)
+	writeConfig(t, f.home.Dir, `cli_auth_credentials_store = "keyring"`)
+	f.since(t, 0, "the store change", isUpdated)
+	st, err := f.m.Status(t.Context(), false)
+	mustNoErr(t, err)
+	if st.Account == nil {
+		t.Errorf("Status.Account = nil; the record in use is still served")
+	}
+	if !strings.Contains(st.Problem, `cli_auth_credentials_store`) || !strings.Contains(st.Problem, "restart") {
+		t.Errorf("Status.Problem = %q, want it to say the store setting changed and a restart is needed", st.Problem)
+	}
+	n := len(f.rec.all())
+	writeConfig(t, f.home.Dir, `cli_auth_credentials_store = "file"`)
+	f.since(t, n, "the store change back", isUpdated)
+	if st, _ := f.m.Status(t.Context(), false); st.Problem != "" {
+		t.Errorf("Status.Problem = %q after the setting was changed back, want none", st.Problem)
+	}
+}
+
 func TestPolicyOnConfigChange(t *testing.T) {
 	for _, pc := range policyCases() {
 		t.Run(pc.name, func(t *testing.T) {
@@ -355,6 +428,83 @@ func TestPolicyOnCredentialChange(t *testing.T) {
 			checkEnforced(t, f, pc, got)
 		})
 	}
+}
+
+// racyStore is a file store where, once armed, another process stores
+// a record right after a Load has read the previous one (the Codex CLI
+// logging in, holding auth.lock, while we decide what to do).
+type racyStore struct {
+	*store.Store
+	other *store.Store
+	mu    sync.Mutex
+	next  *store.Record // written after the next Load, once
+}
+
+func (s *racyStore) Load(ctx context.Context) (*store.Record, error) {
+	rec, err := s.Store.Load(ctx)
+	s.mu.Lock()
+	next := s.next
+	s.next = nil
+	s.mu.Unlock()
+	if next != nil {
+		if rerr := s.other.Replace(ctx, next); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return rec, err
+}
+
+// TestPolicyDeletesOnlyTheViolatingRecord: the record the policy check
+// found violating is the one deleted; a compliant login stored in
+// between (ours, or the Codex CLI's) is kept and adopted.
+func TestPolicyDeletesOnlyTheViolatingRecord(t *testing.T) {
+	compliant := chatgptRecord(followAda, 1)
+	t.Run("at start", func(t *testing.T) {
+		var rs *racyStore
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "chatgpt"`)
+			mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		}, func(o *Options) {
+			rs = &racyStore{Store: o.Store.(*store.Store), other: fileStore(t, filepath.Dir(o.Store.AuthFile())), next: compliant}
+			o.Store = rs
+		})
+		stored, err := f.other.Load(t.Context())
+		mustNoErr(t, err)
+		if stored == nil || stored.EffectiveMode() != store.AuthModeChatGPT {
+			t.Fatalf("the compliant login stored in between was deleted (stored now: %v)", stored)
+		}
+		st, err := f.m.Status(t.Context(), false)
+		mustNoErr(t, err)
+		if st.Account == nil || st.Account.Type != "chatgpt" {
+			t.Errorf("Status.Account = %+v, want the compliant ChatGPT login", st.Account)
+		}
+		for _, e := range f.rec.all() {
+			if isInvalidated(e) {
+				t.Errorf("got %#v: nothing was logged out", e)
+			}
+		}
+	})
+	t.Run("on a change", func(t *testing.T) {
+		var rs *racyStore
+		f := newFollow(t, func(f *followEnv) {
+			writeConfig(t, f.home.Dir, `forced_login_method = "chatgpt"`)
+		}, func(o *Options) {
+			rs = &racyStore{Store: o.Store.(*store.Store), other: fileStore(t, filepath.Dir(o.Store.AuthFile()))}
+			o.Store = rs
+		})
+		rs.mu.Lock()
+		rs.next = compliant
+		rs.mu.Unlock()
+		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
+		f.rec.waitFor(t, "the ChatGPT login adopted", func(evs []any) bool {
+			return slices.ContainsFunc(evs, func(e any) bool { u, ok := e.(Updated); return ok && u.AuthMode == store.AuthModeChatGPT })
+		})
+		stored, err := f.other.Load(t.Context())
+		mustNoErr(t, err)
+		if stored == nil || stored.EffectiveMode() != store.AuthModeChatGPT {
+			t.Errorf("the compliant login stored in between was deleted (stored now: %v)", stored)
+		}
+	})
 }
 
 // TestPolicyAtLogin: logins the policy forbids are refused with Codex's

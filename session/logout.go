@@ -65,21 +65,22 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 	// last looked), else what we knew.
 	var rec *store.Record
 	err = m.commit(func() error {
-		// Read under the store's locks (an Update that changes
-		// nothing): a refresh in flight finishes first, so the token
-		// revoked is the one it saved, not the one it spent.
-		_, lerr := m.opts.Store.Update(ctx, func(cur *store.Record) (*store.Record, error) {
-			rec = cur
-			return nil, nil
-		})
-		if lerr != nil || rec == nil {
+		// Read and delete in one hold of the store's locks (Take): a
+		// refresh in flight finishes first, so the token revoked is the
+		// one it saved, not the one it spent; and a login another
+		// process stores meanwhile is either the one revoked and
+		// deleted here, or comes after and stays.
+		var derr error
+		rec, existed, derr = m.opts.Store.Take(ctx)
+		if derr != nil {
+			return derr
+		}
+		if rec == nil {
 			m.mu.Lock()
 			rec = m.rec
 			m.mu.Unlock()
 		}
-		var derr error
-		existed, derr = m.opts.Store.Delete(ctx)
-		return derr
+		return nil
 	}, nil, Updated{})
 	if err != nil {
 		return nil, false, err

@@ -23,7 +23,8 @@ type Store interface {
 	Load(ctx context.Context) (*store.Record, error)
 	Update(ctx context.Context, fn func(cur *store.Record) (*store.Record, error)) (*store.Record, error)
 	Replace(ctx context.Context, r *store.Record) error
-	Delete(ctx context.Context) (existed bool, err error)
+	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (deleted bool, cur *store.Record, err error)
+	Take(ctx context.Context) (prev *store.Record, existed bool, err error)
 	Location() store.Location
 	AuthFile() string
 }
@@ -154,6 +155,15 @@ type Manager struct {
 	loadErr error         // why the stored record cannot be used
 	// watchErr: the watcher could not start (Status warns).
 	watchErr error
+	// notice says why the editor is logged out (a policy logout),
+	// shown by Status as the problem until the next change: an editor
+	// that connects after the logout at start learns why.
+	notice string
+	// modeBase is cli_auth_credentials_store as first read (nil until
+	// then); storeNotice says it changed since: the store in use is not
+	// switched while running (see reloadConfig).
+	modeBase    *store.Mode
+	storeNotice string
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
@@ -298,16 +308,40 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// SetClient passes the editor's name and version into the user agent.
+// SetClient passes the editor's name and version into the user agent,
+// as a comment (RFC 9110 section 5.6.5): what the editor sent is cut
+// short and stripped of what would not fit there (control characters,
+// parentheses, backslashes), so that a hostile clientInfo can neither
+// break the header nor crowd out codex-auth's own product.
 func (m *Manager) SetClient(name, version string) {
 	if m.opts.SetUserAgent == nil {
 		return
 	}
 	ua := "codex-auth/" + m.opts.Version
-	if name != "" {
-		ua += " (" + strings.TrimSpace(name+" "+version) + ")"
+	if name := commentText(name, 64); name != "" {
+		ua += " (" + strings.TrimSpace(name+" "+commentText(version, 32)) + ")"
 	}
 	m.opts.SetUserAgent(ua)
+}
+
+// commentText is s fit for a User-Agent comment: printable ASCII without
+// parentheses or backslashes (others become '?', white space one space),
+// at most n bytes.
+func commentText(s string, n int) string {
+	var b strings.Builder
+	for _, r := range strings.Join(strings.Fields(s), " ") {
+		if b.Len() >= n {
+			break
+		}
+		switch {
+		case r == '(' || r == ')' || r == '\\' || r < 0x20 || r == 0x7f:
+			continue
+		case r > 0x7e:
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // Status answers account/read. Without refresh it answers from memory and
@@ -347,7 +381,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		st.Issuer = m.opts.Issuer.Base()
 	}
 	m.mu.Lock()
-	rec, loadErr, dead, deadWhy := m.rec, m.loadErr, m.refresh.dead, m.refresh.deadWhy
+	rec, loadErr, dead, deadWhy, notice, storeNotice := m.rec, m.loadErr, m.refresh.dead, m.refresh.deadWhy, m.notice, m.storeNotice
 	if m.watchErr != nil {
 		st.Warning = "changes made by other programs (the Codex CLI, other editors) are not noticed: the watcher could not start"
 	}
@@ -356,6 +390,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 	case loadErr != nil:
 		st.Problem = problemText(loadErr)
 	case rec == nil:
+		st.Problem = notice
 	case !rec.Supported():
 		st.Problem = fmt.Sprintf("%s (auth_mode %q)", ErrUnsupportedRecord, rec.EffectiveMode())
 	case isAccessTokenMode(rec.EffectiveMode()):
@@ -365,6 +400,9 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		if dead != "" && rec.Tokens != nil && dead == rec.Tokens.RefreshToken {
 			st.Problem = deadWhy.Error()
 		}
+	}
+	if st.Problem == "" {
+		st.Problem = storeNotice
 	}
 	return st, nil
 }
@@ -481,7 +519,7 @@ func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) erro
 		return err
 	}
 	m.mu.Lock()
-	m.rec, m.loadErr = rec.Clone(), nil
+	m.rec, m.loadErr, m.notice = rec.Clone(), nil, ""
 	m.last = SnapshotOf(rec, nil)
 	m.gen++
 	m.refresh.reset()

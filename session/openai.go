@@ -105,10 +105,16 @@ func NewOpenAIIssuer(cfg OpenAIConfig) (*OpenAIIssuer, error) {
 	if cfg.Originator == "" {
 		cfg.Originator = DefaultOriginator
 	}
+	// Never follow a redirect (the Codex CLI does not either): a 307 or
+	// 308 would re-send the body (a refresh token, a code verifier, an
+	// ID token) to wherever it points, plain http included. A copy, so
+	// the caller's client keeps its own policy.
+	hc := *cfg.HTTP
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &OpenAIIssuer{
 		base:       base,
 		clientID:   cfg.ClientID,
-		http:       cfg.HTTP,
+		http:       &hc,
 		originator: cfg.Originator,
 		refreshURL: refresh,
 	}, nil
@@ -360,6 +366,7 @@ func openaiJSON(v map[string]string) openaiBody {
 // the body is ignored). It is the one place issuer answers become errors:
 //   - the caller's cancellation: an error wrapping context.Canceled;
 //   - network errors, timeouts, 5xx and 429: wrapping ErrIssuerUnavailable;
+//   - a redirect (3xx, never followed): wrapping ErrIssuerRedirect too;
 //   - other non-2xx: *IssuerError with the status and error code;
 //   - a 2xx body that is not the expected JSON: wrapping ErrInvalidResponse.
 //
@@ -383,6 +390,10 @@ func (o *OpenAIIssuer) post(ctx context.Context, op, endpoint string, body opena
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return fmt.Errorf("%w: %s: %s", ErrIssuerUnavailable, op, httpStatusText(resp.StatusCode))
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		// Not followed (see NewOpenAIIssuer); the Location is not
+		// repeated, it may carry what the request did.
+		return fmt.Errorf("%w: %w: %s: %s", ErrIssuerUnavailable, ErrIssuerRedirect, op, httpStatusText(resp.StatusCode))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return openaiIssuerError(resp.StatusCode, data)
 	case len(data) > openaiMaxBody:

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -826,4 +827,61 @@ func TestOpenAILocalDevice(t *testing.T) {
 			t.Errorf("RunDeviceFlow error = %v, want context.Canceled", err)
 		}
 	})
+}
+
+// TestOpenAINoRedirects: a 3xx from the issuer is never followed (the
+// request carries a refresh token, a code verifier or an ID token; a 307
+// or 308 would re-send it, to any host, over plain http too), whatever
+// the HTTP client's own redirect policy; it is ErrIssuerRedirect, which
+// is also ErrIssuerUnavailable (-32012).
+func TestOpenAINoRedirects(t *testing.T) {
+	var stolen atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id_token":"x","access_token":"y","refresh_token":"z","device_auth_id":"d","user_code":"u","interval":"5","authorization_code":"c","code_challenge":"cc","code_verifier":"v"}`)
+	}))
+	defer elsewhere.Close()
+	calls := map[string]func(context.Context, *OpenAIIssuer) error{
+		"refresh": func(ctx context.Context, iss *OpenAIIssuer) error {
+			_, err := iss.Refresh(ctx, "rt-old", RefreshProactive)
+			return err
+		},
+		"exchange": func(ctx context.Context, iss *OpenAIIssuer) error {
+			_, err := iss.Exchange(ctx, "code", "the-verifier", "http://localhost:1455/auth/callback")
+			return err
+		},
+		"api key": func(ctx context.Context, iss *OpenAIIssuer) error {
+			_, err := iss.ExchangeAPIKey(ctx, "idt")
+			return err
+		},
+		"revoke":       func(ctx context.Context, iss *OpenAIIssuer) error { return iss.Revoke(ctx, "rt", "refresh_token") },
+		"device start": func(ctx context.Context, iss *OpenAIIssuer) error { _, err := iss.DeviceStart(ctx); return err },
+		"device poll": func(ctx context.Context, iss *OpenAIIssuer) error {
+			_, err := iss.DevicePoll(ctx, DeviceCode{DeviceAuthID: "da", UserCode: "UC"})
+			return err
+		},
+	}
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			http.Redirect(w, r, elsewhere.URL+r.URL.Path, status)
+		}))
+		// A plain client: it follows redirects by default.
+		iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: redirector.URL, HTTP: &http.Client{Timeout: 5 * time.Second}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, call := range calls {
+			err := call(t.Context(), iss)
+			if !errors.Is(err, ErrIssuerRedirect) || !errors.Is(err, ErrIssuerUnavailable) {
+				t.Errorf("%s answered %d: error %v, want ErrIssuerRedirect and ErrIssuerUnavailable", name, status, err)
+			}
+		}
+		redirector.Close()
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("%d requests followed a redirect to another host", n)
+	}
 }

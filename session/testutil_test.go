@@ -177,6 +177,27 @@ func (s *memStore) Delete(ctx context.Context) (bool, error) {
 	return existed, nil
 }
 
+func (s *memStore) DeleteIf(ctx context.Context, match func(*store.Record) bool) (bool, *store.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false, nil, s.err
+	}
+	if s.rec == nil || !match(s.rec.Clone()) {
+		return false, s.rec.Clone(), nil
+	}
+	s.rec = nil
+	return true, nil, nil
+}
+
+func (s *memStore) Take(ctx context.Context) (*store.Record, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev, existed := s.rec, s.rec != nil || s.err != nil
+	s.rec, s.err = nil, nil
+	return prev, existed, nil
+}
+
 func (s *memStore) Location() store.Location {
 	return store.Location{Mode: store.ModeEphemeral, Where: "memory"}
 }

@@ -123,6 +123,10 @@ var (
 	ErrNotLoggedIn = errors.New("not logged in")
 	// ErrIssuerUnavailable: network error, timeout or 5xx at the issuer.
 	ErrIssuerUnavailable = errors.New("the sign-in server is unavailable")
+	// ErrIssuerRedirect: the issuer answered with a redirect, which is
+	// never followed (the request carries a token or a code verifier).
+	// Errors wrapping it also wrap ErrIssuerUnavailable.
+	ErrIssuerRedirect = errors.New("the sign-in server answered with a redirect, which codex-auth does not follow; check the issuer URL (and any proxy in between)")
 	// ErrSessionExpired: the refresh token was rejected; log in again.
 	ErrSessionExpired = errors.New("the session has expired or was revoked; log in again")
 	// ErrUnsupportedRecord: the stored record has a mode we do not handle.

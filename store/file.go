@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -135,12 +137,56 @@ func (f *fileBackend) remove(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// corruptStamp names the moved-aside copies: auth.json.corrupt-<stamp>;
+// fixed width, so that names sort by time.
+const corruptStamp = "20060102T150405.000000000Z"
+
+// keepCorrupt is how many moved-aside copies are kept (the newest).
+const keepCorrupt = 3
+
 // moveAside renames a corrupt auth.json to auth.json.corrupt-<timestamp>
-// so a new login never destroys what was there. Returns the new name.
+// so a new login never destroys what was there. The copy may hold
+// secrets: it is made 0600 first, whatever the original's mode, and only
+// the newest keepCorrupt copies are kept. Returns the new name.
 func (f *fileBackend) moveAside() (string, error) {
-	name := f.path + ".corrupt-" + f.now().UTC().Format("20060102T150405.000000000Z")
+	name := f.path + ".corrupt-" + f.now().UTC().Format(corruptStamp)
+	if err := os.Chmod(f.path, 0o600); err != nil && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("move corrupt %s aside: %w: %w", f.path, ErrUnavailable, err)
+	}
 	if err := os.Rename(f.path, name); err != nil {
 		return "", fmt.Errorf("move corrupt %s aside: %w: %w", f.path, ErrUnavailable, err)
 	}
+	f.pruneCorrupt()
 	return name, nil
+}
+
+// pruneCorrupt removes moved-aside copies but the newest keepCorrupt,
+// best effort. Only names moveAside makes are touched.
+func (f *fileBackend) pruneCorrupt() {
+	entries, err := os.ReadDir(filepath.Dir(f.path))
+	if err != nil {
+		f.logger.Debug("listing moved-aside copies failed", "error", err)
+		return
+	}
+	prefix := filepath.Base(f.path) + ".corrupt-"
+	var copies []string
+	for _, e := range entries {
+		n := e.Name()
+		stamp, ok := strings.CutPrefix(n, prefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		if _, err := time.Parse(corruptStamp, stamp); err != nil {
+			continue
+		}
+		copies = append(copies, n)
+	}
+	slices.Sort(copies)
+	for len(copies) > keepCorrupt {
+		p := filepath.Join(filepath.Dir(f.path), copies[0])
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			f.logger.Warn("could not remove an old moved-aside copy", "path", p, "error", err)
+		}
+		copies = copies[1:]
+	}
 }

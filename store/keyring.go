@@ -61,6 +61,16 @@ type keyringBackend struct {
 	timeout time.Duration
 	limit   int
 	home    Home
+	// slot holds the one keyring call in flight: taken before a call
+	// starts and given back when the call returns, not when its caller
+	// stops waiting. A hung keyring thus holds one goroutine, however
+	// often it is polled, and calls reach it in the order they were made
+	// (a write abandoned at its timeout cannot land after a newer one).
+	slot chan struct{}
+}
+
+func newKeyringBackend(kr Keyring, timeout time.Duration, limit int, home Home) *keyringBackend {
+	return &keyringBackend{kr: kr, timeout: timeout, limit: limit, home: home, slot: make(chan struct{}, 1)}
 }
 
 // account is worked out at every call, not once at Open: a default home
@@ -72,13 +82,22 @@ func (k *keyringBackend) where() string {
 	return "keyring: " + KeyringService + "/" + k.account()
 }
 
-// call runs fn with the timeout; a call still blocked when it ends is
-// abandoned (its goroutine finishes or not, holding nothing of ours).
+// call runs fn with the timeout, which also bounds waiting for a call
+// still in flight (see slot). A call still blocked when the timeout ends
+// is abandoned: its goroutine keeps the slot until the keyring answers.
 func (k *keyringBackend) call(ctx context.Context, op string, fn func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, k.timeout)
 	defer cancel()
+	select {
+	case k.slot <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("keyring %s: an earlier keyring call has not answered within %v (is the keyring locked?): %w: %w", op, k.timeout, ErrUnavailable, ctx.Err())
+	}
 	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	go func() {
+		defer func() { <-k.slot }()
+		done <- fn()
+	}()
 	select {
 	case err := <-done:
 		switch {

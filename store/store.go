@@ -111,9 +111,15 @@ type Store struct {
 	// flock, so goroutines wait on a channel rather than polling.
 	sem chan struct{}
 
-	mu  sync.Mutex // guards loc and mem
+	mu  sync.Mutex // guards loc, mem and krStale
 	loc Location
 	mem *Record // ephemeral mode's record
+	// krStale (auto mode): a save fell back to auth.json and the keyring
+	// entry could not be removed, so a keyring write abandoned at its
+	// timeout may still land there, older than the file. Until the
+	// keyring is written or cleaned again, Load prefers an existing
+	// auth.json to the keyring entry.
+	krStale bool
 }
 
 // Open validates opts and returns a Store. It does no I/O that can block.
@@ -147,12 +153,7 @@ func Open(home Home, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	kr := &keyringBackend{
-		kr:      opts.Keyring,
-		timeout: opts.KeyringTimeout,
-		limit:   opts.KeyringLimit,
-		home:    home,
-	}
+	kr := newKeyringBackend(opts.Keyring, opts.KeyringTimeout, opts.KeyringLimit, home)
 	s := &Store{
 		home:   home,
 		mode:   mode,
@@ -208,6 +209,18 @@ func (s *Store) setFallback(reason string) {
 	s.loc = Location{Mode: s.mode, Where: s.file.path, Fallback: reason}
 }
 
+func (s *Store) keyringStale() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.krStale
+}
+
+func (s *Store) setKeyringStale(v bool) {
+	s.mu.Lock()
+	s.krStale = v
+	s.mu.Unlock()
+}
+
 // Load reads the current record without taking auth.lock and without ever
 // rewriting anything. (nil, nil) when nothing is stored; *CorruptError when
 // the stored bytes do not parse.
@@ -222,6 +235,12 @@ func (s *Store) Load(ctx context.Context) (*Record, error) {
 	case ModeAuto:
 		r, err := s.kr.load(ctx)
 		if err == nil && r != nil {
+			if s.keyringStale() {
+				if fr, ferr := s.file.load(ctx); fr != nil && ferr == nil {
+					s.setFallback("the keyring entry is older than auth.json (a keyring write answered late); auth.json is used")
+					return fr, nil
+				}
+			}
 			s.setFallback("")
 			return r, nil
 		}
@@ -289,6 +308,7 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 	}
 	err := s.kr.save(ctx, r)
 	if err == nil {
+		s.setKeyringStale(false)
 		s.setFallback("")
 		// Codex deletes auth.json after a keyring save: one copy only.
 		if _, rerr := s.file.remove(ctx); rerr != nil {
@@ -311,6 +331,9 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 	// refresh token may be spent. Remove it, best effort.
 	if _, kerr := s.kr.remove(ctx); kerr != nil {
 		s.logger.Debug("could not remove the older keyring entry", "error", kerr)
+		s.setKeyringStale(true)
+	} else {
+		s.setKeyringStale(false)
 	}
 	s.setFallback("keyring save failed: " + err.Error())
 	return nil
@@ -353,7 +376,8 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error
 }
 
 // Replace stores r under auth.lock whatever is there (a new login). A
-// corrupt auth.json is first moved aside to auth.json.corrupt-<timestamp>.
+// corrupt auth.json is first moved aside to auth.json.corrupt-<timestamp>
+// (0600; the newest three are kept).
 func (s *Store) Replace(ctx context.Context, r *Record) error {
 	if r == nil {
 		return errors.New("store: Replace with a nil record")
@@ -381,29 +405,89 @@ func (s *Store) Replace(ctx context.Context, r *Record) error {
 // effort; in keyring mode a keyring failure is an error.
 func (s *Store) Delete(ctx context.Context) (existed bool, err error) {
 	err = s.locked(ctx, false, func() error {
-		if s.mode == ModeEphemeral {
-			s.mu.Lock()
-			existed = s.mem != nil
-			s.mem = nil
-			s.mu.Unlock()
-			return nil
-		}
-		fileHad, ferr := s.file.remove(ctx)
-		krHad, kerr := s.kr.remove(ctx)
-		existed = fileHad || krHad
-		if ferr != nil {
-			return ferr
-		}
-		if kerr != nil {
-			// keyring and auto read the keyring: an entry left there
-			// would log the user back in once the keyring answers.
-			if s.mode == ModeKeyring || s.mode == ModeAuto {
-				return kerr
-			}
-			s.logger.Debug("keyring not cleaned at logout", "error", kerr)
-		}
-		s.setFallback("")
-		return nil
+		existed, err = s.deleteLocked(ctx)
+		return err
 	})
 	return existed, err
+}
+
+// DeleteIf is Delete of a record still matching: under auth.lock it
+// re-reads the stored record and deletes it (from every backend, as
+// Delete does) only when match(cur) holds, so that a record written in
+// between (another login of ours, or the Codex CLI's, which holds
+// auth.lock across its login) is never deleted for what its predecessor
+// was. It returns whether it deleted, and otherwise the record stored
+// now (nil when none). A stored record that does not parse is not
+// matched: its *CorruptError is returned and nothing is deleted.
+func (s *Store) DeleteIf(ctx context.Context, match func(cur *Record) bool) (deleted bool, cur *Record, err error) {
+	err = s.locked(ctx, false, func() error {
+		r, err := s.Load(ctx)
+		if err != nil {
+			return err
+		}
+		if r == nil || !match(r.Clone()) {
+			cur = r
+			return nil
+		}
+		deleted = true
+		_, err = s.deleteLocked(ctx)
+		return err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	return deleted, cur, nil
+}
+
+// Take is Delete that also returns the record it removed, read in the
+// same hold of the locks (nil when none, or when the stored bytes do not
+// parse: they are removed all the same), so that what a logout revokes
+// is what it deleted, never a login stored between a read and a delete.
+func (s *Store) Take(ctx context.Context) (prev *Record, existed bool, err error) {
+	err = s.locked(ctx, false, func() error {
+		r, lerr := s.Load(ctx)
+		var ce *CorruptError
+		if lerr != nil && !errors.As(lerr, &ce) {
+			// Unreadable (keyring locked, I/O): delete all the same, as
+			// Delete would; nothing to revoke is known.
+			s.logger.Debug("logout could not read the record it removes", "error", lerr)
+		}
+		prev = r
+		existed, err = s.deleteLocked(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, existed, err
+	}
+	return prev, existed, nil
+}
+
+// deleteLocked is Delete's work; the caller holds the locks.
+func (s *Store) deleteLocked(ctx context.Context) (existed bool, err error) {
+	if s.mode == ModeEphemeral {
+		s.mu.Lock()
+		existed = s.mem != nil
+		s.mem = nil
+		s.mu.Unlock()
+		return existed, nil
+	}
+	fileHad, ferr := s.file.remove(ctx)
+	krHad, kerr := s.kr.remove(ctx)
+	if kerr == nil {
+		s.setKeyringStale(false)
+	}
+	existed = fileHad || krHad
+	if ferr != nil {
+		return existed, ferr
+	}
+	if kerr != nil {
+		// keyring and auto read the keyring: an entry left there
+		// would log the user back in once the keyring answers.
+		if s.mode == ModeKeyring || s.mode == ModeAuto {
+			return existed, kerr
+		}
+		s.logger.Debug("keyring not cleaned at logout", "error", kerr)
+	}
+	s.setFallback("")
+	return existed, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -174,6 +175,51 @@ func TestCorruptFile(t *testing.T) {
 	}
 	if r, err := s.Load(ctx); err != nil || r == nil || *r.APIKey != "sk-new-0123456789" {
 		t.Errorf("Load after Replace = %v, %v", r, err)
+	}
+}
+
+// TestCorruptFilesAside: a corrupt auth.json moved aside may hold
+// secrets: it is 0600 whatever the original's mode, and only the newest
+// keepCorrupt copies are kept.
+func TestCorruptFilesAside(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX modes")
+	}
+	ctx := t.Context()
+	home := tempHome(t)
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	s := openStore(t, home, Options{Now: func() time.Time { return now }})
+	// Someone else's file, not ours: it must survive.
+	other := s.AuthFile() + ".corrupt-notes.txt"
+	writeFile(t, other, "mine")
+	var names []string
+	for i := range 5 {
+		now = now.Add(time.Minute)
+		if err := os.WriteFile(s.AuthFile(), []byte(`{"OPENAI_API_KEY":"sk-half-`+strconv.Itoa(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(s.AuthFile(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Replace(ctx, NewAPIKeyRecord("sk-new-0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, s.AuthFile()+".corrupt-"+now.UTC().Format("20060102T150405.000000000Z"))
+	}
+	matches, err := filepath.Glob(s.AuthFile() + ".corrupt-2*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(names[2:], matches); diff != "" {
+		t.Errorf("corrupt copies kept (-want the newest three +got):\n%s", diff)
+	}
+	for _, m := range matches {
+		if got := fileMode(t, m); got != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(m), got)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not a moved-aside copy was removed: %v", err)
 	}
 }
 
@@ -410,4 +456,65 @@ func readCounter(t *testing.T, home Home) int {
 	}
 	n, _ := counterOf(r)
 	return n
+}
+
+// TestDeleteIf: only a record that still matches is deleted; another one
+// written since is kept and returned.
+func TestDeleteIf(t *testing.T) {
+	ctx := t.Context()
+	for _, mode := range []Mode{ModeFile, ModeEphemeral} {
+		s := openStore(t, tempHome(t), Options{Mode: mode})
+		isKey := func(key string) func(*Record) bool {
+			return func(r *Record) bool { return r.APIKey != nil && *r.APIKey == key }
+		}
+		if deleted, cur, err := s.DeleteIf(ctx, isKey("sk-any-0123456789")); err != nil || deleted || cur != nil {
+			t.Errorf("%s: DeleteIf with nothing stored = %v, %v, %v; want false, nil, nil", mode, deleted, cur, err)
+		}
+		if err := s.Replace(ctx, NewAPIKeyRecord("sk-new-0123456789")); err != nil {
+			t.Fatal(err)
+		}
+		deleted, cur, err := s.DeleteIf(ctx, isKey("sk-old-0123456789"))
+		if err != nil || deleted || cur == nil || *cur.APIKey != "sk-new-0123456789" {
+			t.Errorf("%s: DeleteIf of another record = %v, %v, %v; want false and the stored record", mode, deleted, cur, err)
+		}
+		if r, _ := s.Load(ctx); r == nil {
+			t.Errorf("%s: a record that did not match was deleted", mode)
+		}
+		if deleted, _, err := s.DeleteIf(ctx, isKey("sk-new-0123456789")); err != nil || !deleted {
+			t.Errorf("%s: DeleteIf of the stored record = %v, %v; want true", mode, deleted, err)
+		}
+		if r, _ := s.Load(ctx); r != nil {
+			t.Errorf("%s: the matching record is still stored", mode)
+		}
+	}
+	// A corrupt record is never matched.
+	s := openStore(t, tempHome(t), Options{})
+	writeFile(t, s.AuthFile(), "{not json")
+	var ce *CorruptError
+	if deleted, _, err := s.DeleteIf(ctx, func(*Record) bool { return true }); !errors.As(err, &ce) || deleted {
+		t.Errorf("DeleteIf on a corrupt file = %v, %v; want a CorruptError and nothing deleted", deleted, err)
+	}
+}
+
+// TestTake: the record removed is returned; a corrupt one is removed too.
+func TestTake(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t, tempHome(t), Options{})
+	if prev, existed, err := s.Take(ctx); err != nil || existed || prev != nil {
+		t.Errorf("Take with nothing stored = %v, %v, %v", prev, existed, err)
+	}
+	if err := s.Replace(ctx, NewAPIKeyRecord("sk-take-0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	prev, existed, err := s.Take(ctx)
+	if err != nil || !existed || prev == nil || *prev.APIKey != "sk-take-0123456789" {
+		t.Errorf("Take = %v, %v, %v; want the stored record", prev, existed, err)
+	}
+	if r, _ := s.Load(ctx); r != nil {
+		t.Errorf("still stored after Take: %v", r)
+	}
+	writeFile(t, s.AuthFile(), "{not json")
+	if prev, existed, err := s.Take(ctx); err != nil || !existed || prev != nil {
+		t.Errorf("Take of a corrupt file = %v, %v, %v; want it removed, nothing returned", prev, existed, err)
+	}
 }

@@ -36,7 +36,18 @@ func (s *envTokenStore) Replace(ctx context.Context, r *store.Record) error {
 	return s.inner.Replace(ctx, r)
 }
 
-func (s *envTokenStore) Delete(ctx context.Context) (bool, error) { return s.inner.Delete(ctx) }
+// DeleteIf deletes the stored record when match holds for it; what the
+// caller sees afterwards is still the environment's record.
+func (s *envTokenStore) DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (bool, *store.Record, error) {
+	deleted, _, err := s.inner.DeleteIf(ctx, match)
+	return deleted, s.rec.Clone(), err
+}
+
+// Take removes the stored record (a logout); the environment's token
+// stands in front of the empty store afterwards, as in Codex.
+func (s *envTokenStore) Take(ctx context.Context) (*store.Record, bool, error) {
+	return s.inner.Take(ctx)
+}
 
 // Location names the environment variable; the mode is the store's.
 func (s *envTokenStore) Location() store.Location {

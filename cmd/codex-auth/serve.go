@@ -37,6 +37,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second SIGTERM is not swallowed (see main)
 
 	// The Manager and the Server refer to each other: bind late.
 	var srv atomic.Pointer[rpc.Server]
@@ -77,7 +78,9 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	srv.Store(s)
 	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
-		stdin = pollableStdin()
+		var restore func()
+		stdin, restore = pollableStdin()
+		defer restore() // runs after Run, which closes the file first
 	}
 	if err := st.manager.Start(ctx); err != nil {
 		// Status reports it too; serving goes on so the editor can log in.

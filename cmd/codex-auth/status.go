@@ -55,8 +55,12 @@ func (e *env) status(ctx context.Context, args []string) int {
 		// Codex uses CODEX_ACCESS_TOKEN instead of anything stored.
 		rec, err = env, nil
 	}
-	if code, violated := e.enforcePolicy(ctx, s, cfg, rec); violated {
-		return code
+	if err == nil {
+		var code int
+		var violated bool
+		if rec, code, violated, err = e.enforce(ctx, s, session.PolicyOf(cfg).CheckRecord, rec); violated {
+			return code
+		}
 	}
 	st, lines, code := describe(rec, err)
 	if err == nil && rec != nil && rec.Supported() && (rec.EffectiveMode() == store.AuthModePersonalAccessToken || rec.EffectiveMode() == store.AuthModeAgentIdentity) {
@@ -79,19 +83,35 @@ func (e *env) status(ctx context.Context, args []string) int {
 	return code
 }
 
-// enforcePolicy is what Codex does at start: stored credentials that the
-// managed policy forbids are logged out of every store, Codex's message is
-// printed, and the command exits 1.
-func (e *env) enforcePolicy(ctx context.Context, s *store.Store, cfg store.Config, rec *store.Record) (int, bool) {
-	perr := session.PolicyOf(cfg).CheckRecord(rec)
+// policyStore is what enforce needs of the store.
+type policyStore interface {
+	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (bool, *store.Record, error)
+}
+
+// enforce is what Codex does at start: stored credentials that the
+// managed policy (check) forbids are logged out of every store, Codex's
+// message is printed, and the command exits 1. The check is made again
+// under the store's locks (DeleteIf): a compliant login stored since the
+// first read (the Codex CLI holds auth.lock across its login) is kept,
+// and returned with its load error, to be described instead.
+func (e *env) enforce(ctx context.Context, s policyStore, check func(*store.Record) error, rec *store.Record) (*store.Record, int, bool, error) {
+	perr := check(rec)
 	if perr == nil {
-		return 0, false
+		return rec, 0, false, nil
+	}
+	deleted, cur, err := s.DeleteIf(ctx, func(cur *store.Record) bool { return check(cur) != nil })
+	var ce *store.CorruptError
+	switch {
+	case err == nil && !deleted:
+		return cur, 0, false, nil
+	case errors.As(err, &ce):
+		return nil, 0, false, err
 	}
 	fmt.Fprintf(e.stderr, "%v Logging out.\n", perr)
-	if _, err := s.Delete(ctx); err != nil {
+	if err != nil {
 		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
 	}
-	return 1, true
+	return nil, 1, true, nil
 }
 
 // describe turns what Load returned into the status, Codex's lines and the

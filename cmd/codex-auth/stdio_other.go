@@ -9,5 +9,5 @@ import (
 	"os"
 )
 
-// pollableStdin is stdin as is.
-func pollableStdin() io.ReadCloser { return os.Stdin }
+// pollableStdin is stdin as is; restore does nothing.
+func pollableStdin() (in io.ReadCloser, restore func()) { return os.Stdin, func() {} }

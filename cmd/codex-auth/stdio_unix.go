@@ -16,18 +16,52 @@ import (
 // instead of holding an OS thread, which keeps request latency low, and
 // closing the file ends the read. A terminal, a regular file or anything
 // else is returned as is (a terminal's mode is shared with the shell).
-func pollableStdin() io.ReadCloser {
+//
+// O_NONBLOCK belongs to the open file, which the editor (or the rest of a
+// shell pipeline) may share, so restore puts back the mode stdin had;
+// call it after the returned file is closed. The file is a duplicate of
+// descriptor 0, so closing it leaves descriptor 0 open for restore.
+func pollableStdin() (in io.ReadCloser, restore func()) {
+	noop := func() {}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(0, &st); err != nil {
-		return os.Stdin
+		return os.Stdin, noop
 	}
 	switch st.Mode & syscall.S_IFMT {
 	case syscall.S_IFIFO, syscall.S_IFSOCK:
 	default:
-		return os.Stdin
+		return os.Stdin, noop
 	}
-	if err := syscall.SetNonblock(0, true); err != nil {
-		return os.Stdin
+	wasNonblock, err := nonblocking(0)
+	if err != nil {
+		return os.Stdin, noop
 	}
-	return os.NewFile(0, "/dev/stdin")
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Dup(0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return os.Stdin, noop
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		_ = syscall.Close(fd)
+		return os.Stdin, noop
+	}
+	restore = func() {
+		if !wasNonblock {
+			_ = syscall.SetNonblock(0, false)
+		}
+	}
+	return os.NewFile(uintptr(fd), "/dev/stdin"), restore
+}
+
+// nonblocking reports whether fd's open file is in non-blocking mode.
+func nonblocking(fd int) (bool, error) {
+	flags, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	if e != 0 {
+		return false, e
+	}
+	return flags&syscall.O_NONBLOCK != 0, nil
 }

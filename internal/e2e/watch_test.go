@@ -218,3 +218,41 @@ func TestPolicyWrittenWhileRunning(t *testing.T) {
 		t.Errorf("codex login status after the policy violation: exit %d, %q; want 1, Not logged in", code, redact(out))
 	}
 }
+
+// TestPolicyViolationAtStart: the policy is enforced when serve starts,
+// before the editor has initialized; the editor still learns why it is
+// logged out: the invalidation after initialized, the reason in
+// account/read's problem.
+func TestPolicyViolationAtStart(t *testing.T) {
+	ctx := testCtx(t, waitLimit)
+	iss := startIssuer(t, issuer.Config{})
+	home := t.TempDir()
+	if err := e2eutil.WriteAtomic(home, "auth.json", []byte(`{"auth_mode":"apikey","OPENAI_API_KEY":"sk-e2e-start-`+randomHex(8)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2eutil.WriteAtomic(home, "config.toml", []byte("forced_login_method = \"chatgpt\"\n")); err != nil {
+		t.Fatal(err)
+	}
+	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()))
+	m, err := p.WaitNotification(ctx, 0, "account/sessionInvalidated", reasonIs("policyViolation"))
+	if err != nil {
+		t.Fatalf("the policy logout at start was never announced: %v", err)
+	}
+	var v invalidated
+	if err := json.Unmarshal(m.Params, &v); err != nil || !strings.Contains(v.Message, "API key login is disabled") {
+		t.Errorf("policyViolation params %s: want Codex's message", m.Params)
+	}
+	var st struct {
+		Account *json.RawMessage `json:"account"`
+		Problem string           `json:"problem"`
+	}
+	if err := p.Call(ctx, "account/read", nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Account != nil || !strings.Contains(st.Problem, "API key login is disabled") {
+		t.Errorf("account/read after the policy logout at start: account %v, problem %q; want none and the reason", st.Account != nil, st.Problem)
+	}
+	if _, err := e2eutil.ReadAuth(home); !errors.Is(err, e2eutil.ErrNoAuth) {
+		t.Errorf("auth.json after the policy logout: %v, want it gone", err)
+	}
+}

@@ -1,8 +1,8 @@
 // Package httpclient builds the one HTTP client every codex-auth call goes
 // through: timeouts on every request, proxies from HTTPS_PROXY, HTTP_PROXY
-// and NO_PROXY, a CA bundle from CODEX_CA_CERTIFICATE (else SSL_CERT_FILE)
-// added to the system roots, and a user agent naming codex-auth and the
-// editor.
+// and NO_PROXY, no redirect ever followed, a CA bundle from
+// CODEX_CA_CERTIFICATE (else SSL_CERT_FILE) added to the system roots, and
+// a user agent naming codex-auth and the editor.
 package httpclient
 
 // httpclient.go: Options, New and the Client.
@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,9 @@ const DefaultTimeout = 30 * time.Second
 
 // DefaultUserAgent is sent until SetUserAgent names the editor.
 const DefaultUserAgent = "codex-auth"
+
+// maxUserAgent bounds the User-Agent header, in bytes.
+const maxUserAgent = 256
 
 // Options configure New.
 type Options struct {
@@ -77,10 +81,15 @@ func New(o Options) (*Client, error) {
 		base = &rootsTransport{tr: tr, roots: roots}
 	}
 	c := &Client{}
-	c.ua.Store(&o.UserAgent)
+	ua := sanitizeUserAgent(o.UserAgent)
+	c.ua.Store(&ua)
 	c.http = &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &uaTransport{base: base, ua: &c.ua},
+		// Every call goes to the issuer with a secret in its body; a
+		// 307/308 would re-send it wherever it points. The caller gets
+		// the 3xx itself (session maps it to a clear error).
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return c, nil
 }
@@ -89,12 +98,47 @@ func New(o Options) (*Client, error) {
 func (c *Client) HTTP() *http.Client { return c.http }
 
 // SetUserAgent sets the User-Agent of every later request, e.g.
-// "codex-auth/0.1.0 (vscode 1.99)".
+// "codex-auth/0.1.0 (vscode 1.99)". The value is made a valid header
+// value first (it carries what the editor sent as clientInfo): see
+// sanitizeUserAgent.
 func (c *Client) SetUserAgent(product string) {
-	if product == "" {
-		product = DefaultUserAgent
-	}
+	product = sanitizeUserAgent(product)
 	c.ua.Store(&product)
+}
+
+// sanitizeUserAgent makes ua a valid, one-line HTTP header value of
+// printable ASCII (RFC 9110 section 5.5: a sender should not generate
+// obs-text): CR, LF and tabs become spaces, other control characters are
+// dropped, anything outside ASCII becomes '?', runs of spaces collapse,
+// and the result is cut to maxUserAgent bytes. Empty means
+// DefaultUserAgent.
+func sanitizeUserAgent(ua string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range ua {
+		switch {
+		case r == '\r' || r == '\n' || r == '\t' || r == ' ':
+			space = b.Len() > 0
+			continue
+		case r < 0x20 || r == 0x7f:
+			continue
+		case r > 0x7e:
+			r = '?'
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len() >= maxUserAgent {
+			break
+		}
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if out == "" {
+		return DefaultUserAgent
+	}
+	return out
 }
 
 // UserAgent is the User-Agent requests carry now.

@@ -267,3 +267,93 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("UserAgent = %q, want %q", got, DefaultUserAgent)
 	}
 }
+
+// TestUserAgentHostile: a user agent built from what an editor sent in
+// clientInfo may hold control characters; requests must still go out,
+// with a header value that is valid and on one line.
+func TestUserAgentHostile(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.UserAgent())
+		mu.Unlock()
+		if r.Header.Get("X-Injected") != "" {
+			t.Errorf("a header was injected through the user agent")
+		}
+	}))
+	defer srv.Close()
+	c, err := New(Options{Getenv: env{}.get})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ua := range []string{
+		"codex-auth/0.1.0 (evil\r\nX-Injected: 1)",
+		"codex-auth/0.1.0 (nul\x00 bell\x07 del\x7f)",
+		"codex-auth/0.1.0 (tab\tnewline\n)",
+		"codex-auth/0.1.0 (" + strings.Repeat("long", 200) + ")",
+		"\r\n",
+	} {
+		c.SetUserAgent(ua)
+		if _, err := getStatus(c, srv.URL); err != nil {
+			t.Errorf("request with user agent %q: %v", ua, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 5 {
+		t.Fatalf("the server saw %d requests, want 5", len(seen))
+	}
+	for _, got := range seen {
+		for _, r := range got {
+			if r < 0x20 || r == 0x7f {
+				t.Errorf("user agent %q holds control character %U", got, r)
+			}
+		}
+		if len(got) > maxUserAgent {
+			t.Errorf("user agent of %d bytes, want at most %d", len(got), maxUserAgent)
+		}
+	}
+	want := []string{"codex-auth/0.1.0 (evil X-Injected: 1)", "codex-auth/0.1.0 (nul bell del)", "codex-auth/0.1.0 (tab newline )"}
+	if d := cmp.Diff(want, seen[:3]); d != "" {
+		t.Errorf("user agents (-want +got):\n%s", d)
+	}
+	if seen[4] != DefaultUserAgent {
+		t.Errorf("user agent of only control characters: got %q, want %q", seen[4], DefaultUserAgent)
+	}
+}
+
+// TestNoRedirects: the client never follows a redirect; the caller gets
+// the 3xx itself, and nothing reaches where it points.
+func TestNoRedirects(t *testing.T) {
+	hits := 0
+	var mu sync.Mutex
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+	}))
+	defer elsewhere.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	c, err := New(Options{Getenv: env{}.get})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, redirector.URL, strings.NewReader("refresh_token=SECRET"))
+	resp, err := c.HTTP().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Errorf("status %d, want the 307 itself", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if hits != 0 {
+		t.Errorf("the redirect was followed (%d requests elsewhere)", hits)
+	}
+}
