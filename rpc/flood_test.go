@@ -37,7 +37,7 @@ func TestFloodBoundedMemory(t *testing.T) {
 			requests    = 10000
 			maxInFlight = 8
 		)
-		srv, err := rpc.NewServer(rpc.Options{Service: newFakeService(), Name: "codex-auth", MaxInFlight: maxInFlight})
+		srv, err := rpc.NewServer(rpc.Options{Name: "codex-auth", MaxInFlight: maxInFlight})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +45,7 @@ func TestFloodBoundedMemory(t *testing.T) {
 		outR, outW := io.Pipe()
 		in := &countingReader{r: inR}
 		code := make(chan int, 1)
-		go func() { code <- srv.Run(context.Background(), in, outW) }()
+		go func() { code <- srv.Run(context.Background(), newFakeService(), in, outW) }()
 		out := bufio.NewReader(outR)
 		if _, err := inW.Write([]byte(frame(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`))); err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func (w *stuckWriter) Close() error { return nil } // interrupts nothing
 func TestStopWithAStuckWriter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		svc := newFakeService()
-		srv, err := rpc.NewServer(rpc.Options{Service: svc, Name: "codex-auth", MaxInFlight: 8})
+		srv, err := rpc.NewServer(rpc.Options{Name: "codex-auth", MaxInFlight: 8})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestStopWithAStuckWriter(t *testing.T) {
 		defer close(out.release)
 		ctx, cancel := context.WithCancel(context.Background())
 		code := make(chan int, 1)
-		go func() { code <- srv.Run(ctx, inR, out) }()
+		go func() { code <- srv.Run(ctx, svc, inR, out) }()
 		go func() {
 			_, _ = inW.Write([]byte(frame(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}`)))
 			for i := 1; i <= 200; i++ {
@@ -148,7 +148,7 @@ func TestStopWithAStuckWriter(t *testing.T) {
 		synctest.Wait() // the writes are stuck, the reader waits for a slot
 		notified := make(chan struct{})
 		go func() {
-			srv.Notify(session.Updated{})
+			srv.AccountUpdated(session.AccountUpdated{})
 			close(notified)
 		}()
 		synctest.Wait()

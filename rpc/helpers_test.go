@@ -37,7 +37,7 @@ type fakeService struct {
 	block      bool
 	entered    chan string   // receives the key when LoginAPIKey starts (if set)
 	release    chan struct{} // closes to let a blocked LoginAPIKey finish
-	notify     func(any)
+	editor     session.Editor
 	logoutErr  error
 }
 
@@ -99,10 +99,10 @@ func (f *fakeService) LoginAPIKey(ctx context.Context, apiKey string) error {
 	}
 	f.mu.Lock()
 	f.loggedIn = true
-	notify := f.notify
+	editor := f.editor
 	f.mu.Unlock()
-	if notify != nil {
-		notify(session.Updated{AuthMode: "apikey"})
+	if editor != nil {
+		editor.AccountUpdated(session.AccountUpdated{AuthMode: "apikey"})
 	}
 	return nil
 }
@@ -126,8 +126,8 @@ func (f *fakeService) Logout(ctx context.Context) error {
 		return f.logoutErr
 	}
 	f.loggedIn = false
-	if f.notify != nil {
-		f.notify(session.Updated{})
+	if f.editor != nil {
+		f.editor.AccountUpdated(session.AccountUpdated{})
 	}
 	return nil
 }
@@ -191,7 +191,7 @@ type harness struct {
 func start(t *testing.T, svc *fakeService, tweak func(*rpc.Options)) *harness {
 	t.Helper()
 	logs := newLogRecorder()
-	opts := rpc.Options{Service: svc, Name: "codex-auth", Version: "0.0.0-test", Logger: slog.New(logs)}
+	opts := rpc.Options{Name: "codex-auth", Version: "0.0.0-test", Logger: slog.New(logs)}
 	if tweak != nil {
 		tweak(&opts)
 	}
@@ -199,11 +199,11 @@ func start(t *testing.T, svc *fakeService, tweak func(*rpc.Options)) *harness {
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
 	}
-	svc.notify = srv.Notify
+	svc.editor = srv
 	edEnd, in, out := editortest.Pipes()
 	h := &harness{srv: srv, svc: svc, logs: logs, code: make(chan int, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { h.code <- srv.Run(ctx, in, out) }()
+	go func() { h.code <- srv.Run(ctx, svc, in, out) }()
 	h.ed = editortest.New(t, edEnd)
 	t.Cleanup(func() {
 		cancel()

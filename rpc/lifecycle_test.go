@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -24,10 +25,16 @@ func TestNewServerValidates(t *testing.T) {
 		name string
 		opts rpc.Options
 	}{
-		{"no service", rpc.Options{Name: "x"}},
-		{"no name", rpc.Options{Service: newFakeService()}},
-		{"negative cap", rpc.Options{Service: newFakeService(), Name: "x", MaxMessageBytes: -1}},
-		{"negative in-flight", rpc.Options{Service: newFakeService(), Name: "x", MaxInFlight: -1}},
+		{"no name", rpc.Options{}},
+		{"negative cap", rpc.Options{Name: "x", MaxMessageBytes: -1}},
+		{"negative in-flight", rpc.Options{Name: "x", MaxInFlight: -1}},
+	}
+	srv, err := rpc.NewServer(rpc.Options{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.Run(t.Context(), nil, strings.NewReader(""), io.Discard); code != 1 {
+		t.Errorf("Run without a service: exit %d, want 1", code)
 	}
 	for _, tt := range tests {
 		if _, err := rpc.NewServer(tt.opts); err == nil {
@@ -82,7 +89,7 @@ func TestExitCodes(t *testing.T) {
 
 func TestContextDoneStopsRun(t *testing.T) {
 	svc := newFakeService()
-	srv, err := rpc.NewServer(rpc.Options{Service: svc, Name: "codex-auth"})
+	srv, err := rpc.NewServer(rpc.Options{Name: "codex-auth"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +97,7 @@ func TestContextDoneStopsRun(t *testing.T) {
 	ed := editortest.New(t, edEnd)
 	ctx, cancel := context.WithCancel(t.Context())
 	code := make(chan int, 1)
-	go func() { code <- srv.Run(ctx, in, out) }()
+	go func() { code <- srv.Run(ctx, svc, in, out) }()
 	if err := ed.Call(t.Context(), "initialize", map[string]any{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +120,7 @@ func TestBeforeInitialize(t *testing.T) {
 	wantCode(t, "account/read", h.ed.Call(ctx, "account/read", nil, nil), -32002)
 	wantCode(t, "shutdown", h.ed.Call(ctx, "shutdown", nil, nil), -32002)
 	wantCode(t, "unknown", h.ed.Call(ctx, "nope", nil, nil), -32002)
-	h.srv.Notify(session.Updated{AuthMode: "apikey"}) // dropped
+	h.srv.AccountUpdated(session.AccountUpdated{AuthMode: "apikey"}) // dropped
 	h.initialize(t, ctx, nil)
 	if err := h.ed.Call(ctx, "account/read", nil, nil); err != nil {
 		t.Fatalf("account/read after initialize: %v", err)
@@ -132,18 +139,18 @@ func TestBeforeInitialize(t *testing.T) {
 // them.
 func TestInvalidationBeforeInitialize(t *testing.T) {
 	svc := newFakeService()
-	srv, err := rpc.NewServer(rpc.Options{Service: svc, Name: "codex-auth", Version: "0.0.0-test"})
+	srv, err := rpc.NewServer(rpc.Options{Name: "codex-auth", Version: "0.0.0-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// As serve does: Manager.Start runs before Run.
-	srv.Notify(session.SessionInvalidated{Reason: session.ReasonLoggedOut, Message: "older"})
-	srv.Notify(session.SessionInvalidated{Reason: session.ReasonPolicyViolation, Message: "API key login is disabled. Use ChatGPT login instead. Logging out."})
-	srv.Notify(session.Updated{})
+	srv.SessionInvalidated(session.Invalidation{Reason: session.ReasonLoggedOut, Message: "older"})
+	srv.SessionInvalidated(session.Invalidation{Reason: session.ReasonPolicyViolation, Message: "API key login is disabled. Use ChatGPT login instead. Logging out."})
+	srv.AccountUpdated(session.AccountUpdated{})
 	edEnd, in, out := editortest.Pipes()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go srv.Run(ctx, in, out)
+	go srv.Run(ctx, svc, in, out)
 	ed := editortest.New(t, edEnd)
 	if err := ed.Call(ctx, "initialize", map[string]any{"initializationOptions": map[string]string{"protocolVersion": "1"}}, nil); err != nil {
 		t.Fatal(err)
@@ -301,11 +308,10 @@ func TestNotifications(t *testing.T) {
 	h := start(t, newFakeService(), nil)
 	ctx := t.Context()
 	h.initialize(t, ctx, nil)
-	h.srv.Notify(session.Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "a@example.com", WorkspaceID: "ws-1"})
-	h.srv.Notify(&session.LoginCompleted{LoginID: "l1", Success: false, Error: "denied"})
-	h.srv.Notify(session.LoginCompleted{LoginID: "l2", Success: true})
-	h.srv.Notify(session.SessionInvalidated{Reason: session.ReasonRefreshFailed, Message: "log in again"})
-	h.srv.Notify("not an event")
+	h.srv.AccountUpdated(session.AccountUpdated{AuthMode: "chatgpt", PlanType: "plus", Email: "a@example.com", WorkspaceID: "ws-1"})
+	h.srv.LoginCompleted(session.LoginCompleted{LoginID: "l1", Success: false, Error: "denied"})
+	h.srv.LoginCompleted(session.LoginCompleted{LoginID: "l2", Success: true})
+	h.srv.SessionInvalidated(session.Invalidation{Reason: session.ReasonRefreshFailed, Message: "log in again"})
 	tests := []struct {
 		method string
 		match  string

@@ -22,6 +22,8 @@ import (
 
 	"go.lsp.dev/jsonrpc2"
 	"go.lsp.dev/protocol"
+
+	"github.com/codex-auth/codex-auth/session"
 )
 
 // DefaultMaxInFlight bounds the requests handled at once; when that many
@@ -30,8 +32,6 @@ const DefaultMaxInFlight = 64
 
 // Options configure NewServer.
 type Options struct {
-	// Service answers the account methods. Required.
-	Service Service
 	// Name and Version go in initialize's serverInfo. Name is required.
 	Name, Version string
 	// MaxMessageBytes caps a message body; 0 means DefaultMaxMessageBytes.
@@ -79,9 +79,6 @@ const (
 
 // NewServer validates opts.
 func NewServer(opts Options) (*Server, error) {
-	if opts.Service == nil {
-		return nil, errors.New("rpc: Options.Service is required")
-	}
 	if opts.Name == "" {
 		return nil, errors.New("rpc: Options.Name is required")
 	}
@@ -92,7 +89,6 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("rpc: MaxInFlight %d is negative", opts.MaxInFlight)
 	}
 	s := &Server{
-		svc:         opts.Service,
 		name:        opts.Name,
 		version:     opts.Version,
 		maxMessage:  opts.MaxMessageBytes,
@@ -113,16 +109,21 @@ func NewServer(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Run serves one connection: it reads in, writes out, and returns on the
-// exit notification (0 after shutdown, 1 without), at end of input (0) or
+// Run serves one connection with svc answering the account methods: it
+// reads in, writes out, and returns on the exit notification (0 after shutdown, 1 without), at end of input (0) or
 // when ctx is done (0). Before returning it cancels the requests still
 // running, closes in and out when they are io.Closers, and waits until no
 // goroutine of the server is writing. Run may be called once.
-func (s *Server) Run(ctx context.Context, in io.Reader, out io.Writer) (exitCode int) {
+func (s *Server) Run(ctx context.Context, svc Service, in io.Reader, out io.Writer) (exitCode int) {
 	if !s.started.CompareAndSwap(false, true) {
 		s.log.Error("Server.Run called twice")
 		return 1
 	}
+	if svc == nil {
+		s.log.Error("Server.Run without a service")
+		return 1
+	}
+	s.svc = svc
 	st := NewStream(in, out, StreamOptions{MaxMessageBytes: s.maxMessage, Logger: s.log})
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(ctx, func() { _ = st.Close() })
@@ -435,18 +436,32 @@ func majorOf(v string) string {
 	return v
 }
 
-// Notify sends a session event (session.Updated, session.LoginCompleted,
-// session.SessionInvalidated, or pointers to them) as its notification.
-// Before initialize or after exit it is dropped with a debug log, except
-// that the latest SessionInvalidated before initialize is kept and sent
-// after the client's initialized. It blocks while the client is not
-// reading, never past Run's return.
-func (s *Server) Notify(ev any) {
-	method, params, ok := toNotification(ev)
-	if !ok {
-		s.log.Debug("not an event, dropped", "type", fmt.Sprintf("%T", ev))
-		return
-	}
+// The Server is the editor as the session sees it (session.Editor): its
+// notifications and its window/showDocument.
+var _ session.Editor = (*Server)(nil)
+
+// AccountUpdated sends account/updated.
+func (s *Server) AccountUpdated(e session.AccountUpdated) {
+	s.notify(MethodAccountUpdated, toUpdatedParams(e))
+}
+
+// LoginCompleted sends account/login/completed.
+func (s *Server) LoginCompleted(e session.LoginCompleted) {
+	s.notify(MethodLoginCompleted, toCompletedParams(e))
+}
+
+// SessionInvalidated sends account/sessionInvalidated; the latest one
+// before initialize is kept and sent after the client's initialized.
+func (s *Server) SessionInvalidated(e session.Invalidation) {
+	s.notify(MethodSessionInvalidated, toInvalidatedParams(e))
+}
+
+// notify sends a notification when the connection is initialized and
+// not exited, and drops it otherwise (logged), except that the latest
+// account/sessionInvalidated before initialize is kept and sent after the
+// client's initialized. It blocks while the client is not reading, never
+// past Run's return.
+func (s *Server) notify(method string, params any) {
 	n, err := jsonrpc2.NewNotification(method, params)
 	if err != nil {
 		s.log.Error("encoding a notification", "method", method, "err", err)
@@ -497,10 +512,10 @@ func (s *Server) sendEarly() {
 // initialized or has ended.
 var ErrNotRunning = errors.New("rpc: the connection is not running")
 
-// CanShowDocument reports whether the editor advertised
+// CanShowDocuments reports whether the editor advertised
 // capabilities.window.showDocument.support in initialize: it opens pages
 // where the user is (VS Code Remote forwards them to the local machine).
-func (s *Server) CanShowDocument() bool {
+func (s *Server) CanShowDocuments() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.showDocument

@@ -313,34 +313,20 @@ func toToken(t session.Token) any {
 	return TokenChatGPTResult{Type: t.Type, AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
 }
 
-// toNotification converts a session event to a method and params; ok is
-// false for a type that is not an event.
-func toNotification(ev any) (method string, params any, ok bool) {
-	switch e := ev.(type) {
-	case session.Updated:
-		return MethodAccountUpdated, AccountUpdatedParams{
-			AuthMode: nullable(e.AuthMode), PlanType: nullable(e.PlanType),
-			Email: e.Email, WorkspaceID: e.WorkspaceID,
-		}, true
-	case *session.Updated:
-		if e == nil {
-			return "", nil, false
-		}
-		return toNotification(*e)
-	case session.LoginCompleted:
-		return MethodLoginCompleted, LoginCompletedParams{LoginID: e.LoginID, Success: e.Success, Error: nullable(e.Error)}, true
-	case *session.LoginCompleted:
-		if e == nil {
-			return "", nil, false
-		}
-		return toNotification(*e)
-	case session.SessionInvalidated:
-		return MethodSessionInvalidated, SessionInvalidatedParams(e), true
-	case *session.SessionInvalidated:
-		if e == nil {
-			return "", nil, false
-		}
-		return toNotification(*e)
+// toUpdatedParams converts session's AccountUpdated.
+func toUpdatedParams(e session.AccountUpdated) AccountUpdatedParams {
+	return AccountUpdatedParams{
+		AuthMode: nullable(e.AuthMode), PlanType: nullable(e.PlanType),
+		Email: e.Email, WorkspaceID: e.WorkspaceID,
 	}
-	return "", nil, false
+}
+
+// toCompletedParams converts session's LoginCompleted.
+func toCompletedParams(e session.LoginCompleted) LoginCompletedParams {
+	return LoginCompletedParams{LoginID: e.LoginID, Success: e.Success, Error: nullable(e.Error)}
+}
+
+// toInvalidatedParams converts session's Invalidation.
+func toInvalidatedParams(e session.Invalidation) SessionInvalidatedParams {
+	return SessionInvalidatedParams{Reason: string(e.Reason), Message: e.Message}
 }

@@ -28,5 +28,5 @@ func (m *Manager) LoginAPIKey(ctx context.Context, apiKey string) error {
 			return err
 		}
 		return m.opts.Store.Replace(ctx, rec)
-	}, rec, updatedOf(rec))
+	}, rec, noteUpdated(updatedOf(rec)))
 }

@@ -59,7 +59,7 @@ func TestLoginAPIKey(t *testing.T) {
 	if err != nil || tok != (Token{Type: "apiKey", APIKey: key}) {
 		t.Errorf("Token = %v, %v", tok.Type, err)
 	}
-	if diff := cmp.Diff([]any{Updated{AuthMode: "apikey"}}, e.rec.all()); diff != "" {
+	if diff := cmp.Diff([]any{AccountUpdated{AuthMode: "apikey"}}, e.rec.all()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
 	// Logout with nothing to revoke; twice is fine.

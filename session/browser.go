@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/codex-auth/codex-auth/session/loopback"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -54,11 +56,11 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 	// (oauth2.GenerateVerifier makes 32).
 	state := randomToken(32)    // RFC 6749 section 10.12
 	verifier := randomToken(64) // RFC 7636 section 4.1: 86 characters
-	cb, err := listenCallback(ctx, state, m.callbackPorts())
+	cb, err := loopback.Listen(ctx, state, m.callbackPorts())
 	if err != nil {
-		return BrowserLogin{}, fmt.Errorf("browser login: %w", err)
+		return BrowserLogin{}, fmt.Errorf("browser login: %w: %w", ErrLoginFailed, err)
 	}
-	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", cb.port)
+	redirect := fmt.Sprintf("http://localhost:%d/auth/callback", cb.Port())
 	authURL := m.opts.Issuer.AuthorizeURL(AuthorizeRequest{
 		RedirectURI:       redirect,
 		State:             state,
@@ -66,12 +68,18 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 		AllowedWorkspaces: policy.ForcedWorkspaceIDs,
 	})
 	id := "login-" + randomToken(12)
-	headless := m.opts.Headless()
+	// The editor opens the page where the user is, when it can; else
+	// this machine's browser, when it has a display.
+	open := m.editor.ShowDocument
+	if !m.editor.CanShowDocuments() {
+		open = m.opts.Browser
+	}
+	headless := !m.editor.CanShowDocuments() && m.opts.Headless()
 	fctx, cancel := m.flowContext(m.opts.LoginTimeout)
 	m.runLogin(fctx, cancel, id, func(ctx context.Context) error {
-		defer cb.close()
-		if !headless && m.opts.OpenURL != nil {
-			m.openURL(ctx, authURL)
+		defer cb.Close()
+		if !headless && open != nil {
+			m.openURL(ctx, open, authURL)
 		}
 		return m.browserFlow(ctx, id, cb, verifier, redirect)
 	})
@@ -82,15 +90,15 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 	return res, nil
 }
 
-// openURL asks OpenURL to show url, in the background: the editor may take
+// openURL asks open to show url, in the background: the editor may take
 // its time to answer, and the callback must be served meanwhile.
-func (m *Manager) openURL(ctx context.Context, url string) {
+func (m *Manager) openURL(ctx context.Context, open func(context.Context, string) (bool, error), url string) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		opened, err := m.opts.OpenURL(ctx, url)
+		opened, err := open(ctx, url)
 		if err != nil || !opened {
 			// The error's type only: an editor may echo the URI (and
 			// its state parameter) in its error message.
@@ -101,35 +109,44 @@ func (m *Manager) openURL(ctx context.Context, url string) {
 
 // browserFlow waits for the redirect, exchanges the code and saves the
 // login. It returns nil once it has sent LoginCompleted itself.
-func (m *Manager) browserFlow(ctx context.Context, id string, cb *callbackServer, verifier, redirect string) error {
-	var res callbackResult
+func (m *Manager) browserFlow(ctx context.Context, id string, cb *loopback.Server, verifier, redirect string) error {
+	var res loopback.Result
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-cb.canceled:
+	case <-cb.Canceled():
 		return errCanceled
-	case res = <-cb.results:
+	case res = <-cb.Results():
 	}
-	if res.err != nil {
-		return res.err
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrLoginFailed, err)
 	}
-	ts, err := m.opts.Issuer.Exchange(ctx, res.code, verifier, redirect)
+	ts, err := m.opts.Issuer.Exchange(ctx, res.Code(), verifier, redirect)
 	if err == nil {
 		err = m.completeChatGPTLogin(ctx, id, ts)
 	}
-	res.reply <- err
+	res.Reply(outcomeOf(ctx, err))
 	if err != nil {
 		return err
 	}
 	// Serve /success to the browser before freeing the port.
-	t := time.NewTimer(successGrace)
+	t := time.NewTimer(loopback.SuccessGrace)
 	defer t.Stop()
 	select {
-	case <-cb.success:
+	case <-cb.Succeeded():
 	case <-t.C:
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// outcomeOf is how the code's exchange ended, for the browser's page.
+func outcomeOf(ctx context.Context, err error) loopback.Outcome {
+	if err == nil {
+		return loopback.Outcome{}
+	}
+	var pe *PolicyError
+	return loopback.Outcome{Failure: loginErrorText(ctx, err), Forbidden: errors.As(err, &pe)}
 }
 
 // completeChatGPTLogin finishes a ChatGPT login (browser or device code):
@@ -176,5 +193,5 @@ func (m *Manager) completeChatGPTLogin(ctx context.Context, id string, ts TokenS
 			return err
 		}
 		return m.opts.Store.Replace(ctx, rec)
-	}, rec, LoginCompleted{LoginID: id, Success: true}, updatedOf(rec))
+	}, rec, noteCompleted(LoginCompleted{LoginID: id, Success: true}), noteUpdated(updatedOf(rec)))
 }

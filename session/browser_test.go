@@ -32,7 +32,7 @@ func newTestEnv(t *testing.T, mutate func(*Options)) *testEnv {
 	opts := Options{
 		Store:        e.st,
 		Issuer:       e.iss,
-		Notify:       e.rec.notify,
+		Editor:       e.rec,
 		Headless:     func() bool { return false },
 		CallbackPort: AnyCallbackPort,
 		// No late delay before redeeming a token inside Codex's window:
@@ -67,7 +67,7 @@ func succeeded(id string) func([]any) bool {
 				return true
 			}
 			for _, later := range evs[i+1:] {
-				if _, ok := later.(Updated); ok {
+				if _, ok := later.(AccountUpdated); ok {
 					return true
 				}
 			}
@@ -80,7 +80,7 @@ func succeeded(id string) func([]any) bool {
 func TestBrowserLoginEndToEnd(t *testing.T) {
 	opened := make(chan string, 1)
 	e := newTestEnv(t, func(o *Options) {
-		o.OpenURL = func(ctx context.Context, url string) (bool, error) {
+		o.Browser = func(ctx context.Context, url string) (bool, error) {
 			opened <- url
 			return true, nil
 		}
@@ -95,7 +95,7 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 		t.Errorf("got %+v, want a login id and no headless message", bl)
 	}
 	if got := <-opened; got != bl.AuthURL {
-		t.Errorf("OpenURL got %q, want the authUrl %q", got, bl.AuthURL)
+		t.Errorf("Browser got %q, want the authUrl %q", got, bl.AuthURL)
 	}
 	resp, body := browser(t, bl.AuthURL)
 	if resp.StatusCode != 200 || resp.Request.URL.Path != "/success" {
@@ -107,7 +107,7 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 	evs := e.rec.waitFor(t, "login completed", succeeded(bl.LoginID))
 	if diff := cmp.Diff([]any{
 		LoginCompleted{LoginID: bl.LoginID, Success: true},
-		Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
+		AccountUpdated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
 	}, evs); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
@@ -162,7 +162,7 @@ func TestBrowserLoginHeadless(t *testing.T) {
 	called := false
 	e := newTestEnv(t, func(o *Options) {
 		o.Headless = func() bool { return true }
-		o.OpenURL = func(ctx context.Context, url string) (bool, error) { called = true; return true, nil }
+		o.Browser = func(ctx context.Context, url string) (bool, error) { called = true; return true, nil }
 	})
 	bl, err := e.m.StartBrowserLogin(t.Context())
 	if err != nil {
@@ -175,7 +175,7 @@ func TestBrowserLoginHeadless(t *testing.T) {
 		t.Error("CancelLogin found no login")
 	}
 	if called {
-		t.Error("OpenURL was called on a headless machine")
+		t.Error("Browser was called on a headless machine")
 	}
 }
 

@@ -359,7 +359,7 @@ func TestLogoutEndsLoginInProgress(t *testing.T) {
 	if err := e.m.Logout(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	want := []any{LoginCompleted{LoginID: bl.LoginID, Error: "canceled"}, Updated{}}
+	want := []any{LoginCompleted{LoginID: bl.LoginID, Error: "canceled"}, AccountUpdated{}}
 	if diff := cmp.Diff(want, e.rec.all()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}

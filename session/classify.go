@@ -174,7 +174,7 @@ type Verdict struct {
 	Refreshed bool
 	// Invalidation is "" or a Reason* constant: send
 	// account/sessionInvalidated with it and Message.
-	Invalidation string
+	Invalidation InvalidationReason
 	// Message explains the invalidation; safe to show.
 	Message string
 }

@@ -93,7 +93,7 @@ func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
 	opts := Options{
 		Store:        fileStore(t, dir),
 		Issuer:       iss,
-		Notify:       e.rec.notify,
+		Editor:       e.rec,
 		Headless:     func() bool { return true },
 		CallbackPort: AnyCallbackPort,
 	}
@@ -140,7 +140,7 @@ const (
 )
 
 // e2eWantUpdated is account/updated after signing in as e2eUser.
-var e2eWantUpdated = Updated{AuthMode: "chatgpt", PlanType: "pro", Email: "ada@example.com", WorkspaceID: "ws-ada"}
+var e2eWantUpdated = AccountUpdated{AuthMode: "chatgpt", PlanType: "pro", Email: "ada@example.com", WorkspaceID: "ws-ada"}
 
 func TestE2EBrowserLogin(t *testing.T) {
 	e := newE2E(t, e2eOptions{})
@@ -196,7 +196,7 @@ func TestE2EBrowserLogin(t *testing.T) {
 		t.Errorf("after logout another process loads (set %v, %v), want nothing", rec != nil, err)
 	}
 	e.rec.waitFor(t, "logout", func(evs []any) bool { return len(evs) >= 3 })
-	if diff := cmp.Diff([]any{Updated{}}, e.rec.all()[2:]); diff != "" {
+	if diff := cmp.Diff([]any{AccountUpdated{}}, e.rec.all()[2:]); diff != "" {
 		t.Errorf("notifications after logout (-want +got):\n%s", diff)
 	}
 }

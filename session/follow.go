@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/codex-auth/codex-auth/session/watch"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -29,7 +30,7 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	if m.opts.DisableWatch {
 		return nil
 	}
-	wo := WatchOptions{
+	wo := watch.Options{
 		Files:        m.opts.ConfigFiles,
 		PollInterval: m.opts.KeyringPoll,
 		OnChange:     m.onChange,
@@ -49,7 +50,7 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	if wo.Dir == "" && len(wo.Files) == 0 && wo.Poll == nil {
 		return nil
 	}
-	w, err := NewWatcher(wo)
+	w, err := watch.New(wo)
 	if err != nil {
 		m.watchFailed(err)
 		return nil
@@ -101,7 +102,7 @@ func (m *Manager) pollKeyring(ctx context.Context) ([]byte, error) {
 
 // onChange is the watcher's OnChange: re-read what changed and tell the
 // editor what it means.
-func (m *Manager) onChange(c Change) {
+func (m *Manager) onChange(c watch.Change) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
 	defer cancel()
 	m.evMu.Lock()
@@ -246,10 +247,10 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	}
 	if v.Invalidation != "" {
 		m.log.Info("session invalidated elsewhere", "reason", v.Invalidation)
-		m.opts.Notify(SessionInvalidated{Reason: v.Invalidation, Message: v.Message})
+		m.editor.SessionInvalidated(Invalidation{Reason: v.Invalidation, Message: v.Message})
 	}
 	if v.Changed || policyChanged {
-		m.opts.Notify(m.updatedOf(rec))
+		m.editor.AccountUpdated(m.updatedOf(rec))
 	}
 	if m.traceAdopt != nil {
 		m.traceAdopt(v)
@@ -283,6 +284,6 @@ func (m *Manager) violation(pe *PolicyError, derr error) {
 	m.gen++
 	m.refresh.reset()
 	m.mu.Unlock()
-	m.opts.Notify(SessionInvalidated{Reason: ReasonPolicyViolation, Message: pe.Message + policyLogoutSuffix})
-	m.opts.Notify(Updated{})
+	m.editor.SessionInvalidated(Invalidation{Reason: ReasonPolicyViolation, Message: pe.Message + policyLogoutSuffix})
+	m.editor.AccountUpdated(AccountUpdated{})
 }

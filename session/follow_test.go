@@ -50,7 +50,7 @@ func newFollow(t *testing.T, setup func(f *followEnv), mutate func(*Options)) *f
 	opts := Options{
 		Store:        fileStore(t, dir),
 		Issuer:       f.iss,
-		Notify:       f.rec.notify,
+		Editor:       f.rec,
 		Headless:     func() bool { return true },
 		CallbackPort: AnyCallbackPort,
 		ConfigReload: func() (store.Config, error) { return store.LoadConfig(f.home, sys) },
@@ -93,8 +93,8 @@ func (f *followEnv) since(t *testing.T, n int, what string, stop func(any) bool)
 	return out
 }
 
-func isUpdated(e any) bool     { _, ok := e.(Updated); return ok }
-func isInvalidated(e any) bool { _, ok := e.(SessionInvalidated); return ok }
+func isUpdated(e any) bool     { _, ok := e.(AccountUpdated); return ok }
+func isInvalidated(e any) bool { _, ok := e.(Invalidation); return ok }
 func isAdopted(e any) bool     { _, ok := e.(adopted); return ok }
 
 // chatgptRecord is a ChatGPT record for u with tokens numbered n.
@@ -126,17 +126,17 @@ func TestFollowAnotherProcess(t *testing.T) {
 	}{
 		{"login from logged out", func(t *testing.T) {
 			mustNoErr(t, f.other.Replace(ctx, store.NewAPIKeyRecord(keyA)))
-		}, []any{Updated{AuthMode: "apikey"}}},
+		}, []any{AccountUpdated{AuthMode: "apikey"}}},
 		{"another API key", func(t *testing.T) {
 			mustNoErr(t, f.other.Replace(ctx, store.NewAPIKeyRecord(keyB)))
-		}, []any{SessionInvalidated{Reason: ReasonAccountChanged, Message: classifyMsgAccountChanged}, Updated{AuthMode: "apikey"}}},
+		}, []any{Invalidation{Reason: ReasonAccountChanged, Message: classifyMsgAccountChanged}, AccountUpdated{AuthMode: "apikey"}}},
 		{"logout", func(t *testing.T) {
 			_, err := f.other.Delete(ctx)
 			mustNoErr(t, err)
-		}, []any{SessionInvalidated{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, Updated{}}},
+		}, []any{Invalidation{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, AccountUpdated{}}},
 		{"ChatGPT login", func(t *testing.T) {
 			mustNoErr(t, f.other.Replace(ctx, chatgptRecord(followAda, 1)))
-		}, []any{Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"}}},
+		}, []any{AccountUpdated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"}}},
 		{"tokens refreshed", func(t *testing.T) {
 			_, err := f.other.Update(ctx, func(cur *store.Record) (*store.Record, error) {
 				next := chatgptRecord(followAda, 2)
@@ -147,8 +147,8 @@ func TestFollowAnotherProcess(t *testing.T) {
 		}, nil},
 		{"another account", func(t *testing.T) {
 			mustNoErr(t, f.other.Replace(ctx, chatgptRecord(followBob, 3)))
-		}, []any{SessionInvalidated{Reason: ReasonAccountChanged, Message: classifyMsgAccountChanged},
-			Updated{AuthMode: "chatgpt", PlanType: "pro", Email: "bob@example.com", WorkspaceID: "ws-2"}}},
+		}, []any{Invalidation{Reason: ReasonAccountChanged, Message: classifyMsgAccountChanged},
+			AccountUpdated{AuthMode: "chatgpt", PlanType: "pro", Email: "bob@example.com", WorkspaceID: "ws-2"}}},
 	}
 	for _, s := range steps {
 		n := len(f.rec.all())
@@ -179,7 +179,7 @@ func TestFollowAnotherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.since(t, n, "corruption", isInvalidated)
-	if len(got) == 0 || got[0].(SessionInvalidated).Reason != ReasonCredentialsCorrupted {
+	if len(got) == 0 || got[0].(Invalidation).Reason != ReasonCredentialsCorrupted {
 		t.Fatalf("after corrupting auth.json: %#v, want credentialsCorrupted first", got)
 	}
 	st, _ := f.m.Status(ctx, false)
@@ -193,7 +193,7 @@ func TestFollowAnotherProcess(t *testing.T) {
 	n = len(f.rec.all())
 	mustNoErr(t, f.other.Replace(ctx, store.NewAPIKeyRecord(keyA)))
 	got = f.since(t, n, "login after corruption", isUpdated)
-	if diff := cmp.Diff([]any{Updated{AuthMode: "apikey"}}, got); diff != "" {
+	if diff := cmp.Diff([]any{AccountUpdated{AuthMode: "apikey"}}, got); diff != "" {
 		t.Errorf("login after corruption (-want +got):\n%s", diff)
 	}
 }
@@ -215,9 +215,9 @@ func TestFollowOwnWritesNotReported(t *testing.T) {
 		return len(ofType[adopted](evs)) >= 3
 	})
 	want := []any{
-		Updated{AuthMode: "apikey"}, adopted{},
-		Updated{}, adopted{},
-		Updated{AuthMode: "apikey"}, adopted{Verdict{Changed: true}},
+		AccountUpdated{AuthMode: "apikey"}, adopted{},
+		AccountUpdated{}, adopted{},
+		AccountUpdated{AuthMode: "apikey"}, adopted{Verdict{Changed: true}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(adopted{})); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
@@ -256,7 +256,12 @@ func policyCases() []policyCase {
 // or a management tool would.
 func writeConfig(t *testing.T, dir, body string) {
 	t.Helper()
-	watchTestWrite(t, dir, "config.toml", body+"\n")
+	f, err := os.CreateTemp(dir, ".config-*")
+	mustNoErr(t, err)
+	_, err = f.WriteString(body + "\n")
+	mustNoErr(t, err)
+	mustNoErr(t, f.Close())
+	mustNoErr(t, os.Rename(f.Name(), filepath.Join(dir, "config.toml")))
 }
 
 func mustNoErr(t *testing.T, err error) {
@@ -286,7 +291,7 @@ func checkEnforced(t *testing.T, f *followEnv, pc policyCase, got []any) {
 		}
 		return
 	}
-	want := []any{SessionInvalidated{Reason: ReasonPolicyViolation, Message: pc.violation + " Logging out."}, Updated{}}
+	want := []any{Invalidation{Reason: ReasonPolicyViolation, Message: pc.violation + " Logging out."}, AccountUpdated{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
@@ -497,7 +502,7 @@ func TestPolicyDeletesOnlyTheViolatingRecord(t *testing.T) {
 		rs.mu.Unlock()
 		mustNoErr(t, f.other.Replace(t.Context(), store.NewAPIKeyRecord("sk-proj-aaaaaaaaaaaaaaaaaaaaaaaa")))
 		f.rec.waitFor(t, "the ChatGPT login adopted", func(evs []any) bool {
-			return slices.ContainsFunc(evs, func(e any) bool { u, ok := e.(Updated); return ok && u.AuthMode == store.AuthModeChatGPT })
+			return slices.ContainsFunc(evs, func(e any) bool { u, ok := e.(AccountUpdated); return ok && u.AuthMode == store.AuthModeChatGPT })
 		})
 		stored, err := f.other.Load(t.Context())
 		mustNoErr(t, err)
@@ -606,7 +611,7 @@ func TestFollowKeyring(t *testing.T) {
 	_, err := other.Delete(t.Context())
 	mustNoErr(t, err)
 	got := f.since(t, 0, "the keyring logout", isAdopted)
-	want := []any{SessionInvalidated{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, Updated{}}
+	want := []any{Invalidation{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, AccountUpdated{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}
@@ -643,7 +648,7 @@ func TestFollowRealKeyring(t *testing.T) {
 		t.Fatalf("secret-tool clear: %v: %s", err, out)
 	}
 	got := f.since(t, 0, "the keyring entry cleared", isAdopted)
-	want := []any{SessionInvalidated{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, Updated{}}
+	want := []any{Invalidation{Reason: ReasonLoggedOut, Message: classifyMsgLoggedOut}, AccountUpdated{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
 	}

@@ -81,7 +81,7 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 			m.mu.Unlock()
 		}
 		return nil
-	}, nil, Updated{})
+	}, nil, noteUpdated(AccountUpdated{}))
 	if err != nil {
 		return nil, false, err
 	}

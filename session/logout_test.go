@@ -57,7 +57,7 @@ func TestLogoutDeletesWhatItRevokes(t *testing.T) {
 	newer := chatgptRecord(followBob, 2)
 	st := &loginAfterRead{Store: fileStore(t, dir), other: fileStore(t, dir)}
 	rec := newRecorder()
-	m, err := New(Options{Store: st, Issuer: iss, Notify: rec.notify, DisableWatch: true, Headless: func() bool { return true }})
+	m, err := New(Options{Store: st, Issuer: iss, Editor: rec, DisableWatch: true, Headless: func() bool { return true }})
 	if err != nil {
 		t.Fatal(err)
 	}

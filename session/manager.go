@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/codex-auth/codex-auth/session/loopback"
+	"github.com/codex-auth/codex-auth/session/watch"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -65,7 +67,7 @@ type Options struct {
 	ConfigFiles []string
 	// KeyringPoll is how often the keyring entry is read to notice
 	// changes in keyring and auto modes (Secret Service does not report
-	// them); 0 means DefaultWatchPoll.
+	// them); 0 means watch.DefaultPoll.
 	KeyringPoll time.Duration
 	// DisableWatch turns watching off (unit tests that drive Reload
 	// themselves, one-shot CLI commands).
@@ -76,14 +78,16 @@ type Options struct {
 	// account API). Optional: without it such a record shows no email,
 	// plan or workspace, and an access-token login fails.
 	Whoami Whoami
-	// Notify receives Updated, LoginCompleted and SessionInvalidated
-	// values. It must not block for long. Optional.
-	Notify func(ev any)
-	// OpenURL asks to show url in a browser (the sidecar asks the editor
-	// with window/showDocument; the CLI runs OpenBrowser). Optional.
-	OpenURL func(ctx context.Context, url string) (opened bool, err error)
-	// Headless reports that no browser can be shown here; default
-	// DetectHeadless on this process's environment.
+	// Editor is told of changes and asked to show the sign-in page.
+	// Optional: NoEditor.
+	Editor Editor
+	// Browser opens a URL in this machine's browser when the editor
+	// cannot show documents (the sidecar's and the CLI's is
+	// loopback.OpenBrowser). Optional: none.
+	Browser func(ctx context.Context, url string) (opened bool, err error)
+	// Headless reports that no browser can be shown on this machine;
+	// default loopback.DetectHeadless on this process's environment. An editor
+	// that shows documents opens the page where the user is instead.
 	Headless func() bool
 	// CallbackPort is the browser login's loopback port: 0 means
 	// DefaultCallbackPort, AnyCallbackPort any free port.
@@ -124,8 +128,9 @@ type Options struct {
 // account API from an in-memory view of the stored record. It implements
 // rpc.Service. Safe for concurrent use.
 type Manager struct {
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	editor Editor
+	log    *slog.Logger
 
 	// ctx is the Manager's lifetime: flows, refreshes and revokes run on
 	// it (never on a request's context); Close cancels it.
@@ -168,7 +173,7 @@ type Manager struct {
 	// credentials; changes found by the watcher are classified against it.
 	last Snapshot
 	// watcher is set by Start when watching; commit asks it to resync.
-	watcher atomic.Pointer[Watcher]
+	watcher atomic.Pointer[watch.Watcher]
 	// gen counts changes of the in-memory record made by logins and
 	// logouts, so a refresh that started before one does not undo it.
 	gen     uint64
@@ -228,14 +233,15 @@ func New(opts Options) (*Manager, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Headless == nil {
-		opts.Headless = func() bool { return DetectHeadless(os.Getenv, runtime.GOOS) }
+		opts.Headless = func() bool { return loopback.DetectHeadless(os.Getenv, runtime.GOOS) }
 	}
-	if opts.Notify == nil {
-		opts.Notify = func(any) {}
+	if opts.Editor == nil {
+		opts.Editor = NoEditor{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
 		opts:   opts,
+		editor: opts.Editor,
 		cfg:    opts.Config,
 		log:    opts.Logger,
 		ctx:    ctx,
@@ -458,12 +464,12 @@ func accountOf(rec *store.Record) *Account {
 }
 
 // updatedOf is the account/updated notification for a record (nil: logged out).
-func updatedOf(rec *store.Record) Updated {
+func updatedOf(rec *store.Record) AccountUpdated {
 	if rec == nil || !rec.Supported() {
-		return Updated{}
+		return AccountUpdated{}
 	}
 	a := accountOf(rec)
-	return Updated{AuthMode: rec.EffectiveMode(), PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
+	return AccountUpdated{AuthMode: rec.EffectiveMode(), PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
 }
 
 // current is the in-memory record, or the error account/token gives.
@@ -511,8 +517,8 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 // commit makes a change of the Manager's own (login, logout): under evMu
 // it runs write (the store write, which may refuse), then replaces the
 // in-memory record with rec, records it as what the editor was told, and
-// sends evs. The watcher, also under evMu, then sees the write as known.
-func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) error {
+// sends notes. The watcher, also under evMu, then sees the write as known.
+func (m *Manager) commit(write func() error, rec *store.Record, notes ...note) error {
 	m.evMu.Lock()
 	defer m.evMu.Unlock()
 	if err := write(); err != nil {
@@ -528,9 +534,7 @@ func (m *Manager) commit(write func() error, rec *store.Record, evs ...any) erro
 	if w := m.watcher.Load(); w != nil {
 		w.Resync()
 	}
-	for _, ev := range evs {
-		m.opts.Notify(ev)
-	}
+	m.tell(notes)
 	return nil
 }
 
@@ -626,7 +630,7 @@ func (m *Manager) launchLogin(ctx context.Context, l *loginRun, run func(ctx con
 			return // run sent LoginCompleted and Updated itself
 		}
 		m.log.Info("login ended", "loginId", l.id, "err", err)
-		m.opts.Notify(LoginCompleted{LoginID: l.id, Error: loginErrorText(ctx, err)})
+		m.editor.LoginCompleted(LoginCompleted{LoginID: l.id, Error: loginErrorText(ctx, err)})
 	}()
 }
 

@@ -410,7 +410,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 			}
 		}()
 	}
-	var notes []any
+	var notes []note
 
 	// evMu: the watcher must not classify against a stale last while
 	// this refresh's own write is being adopted.
@@ -439,7 +439,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 				m.refresh.pending = nil
 			}
 			if after := updatedOf(m.rec); after != before {
-				notes = append(notes, after)
+				notes = append(notes, noteUpdated(after))
 			}
 			f.rec = rec
 			m.kickAhead()
@@ -455,10 +455,10 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		if m.gen == gen && m.refresh.dead != rt {
 			m.refresh.dead, m.refresh.deadWhy = rt, why
 			// The invalidation first, as for every other reason.
-			notes = append(notes, SessionInvalidated{
+			notes = append(notes, noteInvalidated(Invalidation{
 				Reason:  ReasonRefreshFailed,
 				Message: why.Error(),
-			}, updatedOf(m.rec))
+			}), noteUpdated(updatedOf(m.rec)))
 		}
 	case pe != nil:
 	case m.gen != gen:
@@ -483,9 +483,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 	}
 	// Notify before waking the waiters: an editor hears that the session
 	// ended no later than the reply to the call that found it out.
-	for _, n := range notes {
-		m.opts.Notify(n)
-	}
+	m.tell(notes)
 	close(f.done)
 }
 

@@ -188,7 +188,7 @@ func TestRefreshAdoptChecksPolicy(t *testing.T) {
 		t.Fatalf("account/token: %v (token served: %v), want the policy error", err, tok.AccessToken != "")
 	}
 	e.rec.waitFor(t, "policyViolation", func(evs []any) bool {
-		for _, inv := range ofType[SessionInvalidated](evs) {
+		for _, inv := range ofType[Invalidation](evs) {
 			if inv.Reason == ReasonPolicyViolation {
 				return true
 			}

@@ -162,8 +162,8 @@ func TestRefreshPermanentFailure(t *testing.T) {
 		}
 	}
 	want := []any{
-		SessionInvalidated{Reason: ReasonRefreshFailed, Message: "the session was ended because its refresh token was used twice (two programs refreshed it at the same time); sign in again"},
-		Updated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
+		Invalidation{Reason: ReasonRefreshFailed, Message: "the session was ended because its refresh token was used twice (two programs refreshed it at the same time); sign in again"},
+		AccountUpdated{AuthMode: "chatgpt", PlanType: "plus", Email: "ada@example.com", WorkspaceID: "ws-1"},
 	}
 	if diff := cmp.Diff(want, e.rec.all()); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)
@@ -172,7 +172,7 @@ func TestRefreshPermanentFailure(t *testing.T) {
 		t.Errorf("the record changed (-want +got):\n%s", diff)
 	}
 	st, _ := e.m.Status(t.Context(), false)
-	if st.Account == nil || st.Problem != want[0].(SessionInvalidated).Message {
+	if st.Account == nil || st.Problem != want[0].(Invalidation).Message {
 		t.Errorf("status %+v, want the account with the expired problem", st)
 	}
 }
@@ -182,7 +182,7 @@ func TestRefreshTransientFailureBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss.now = time.Now
 		e := &testEnv{st: &memStore{}, iss: iss, rec: newRecorder()}
-		m, err := New(Options{Store: e.st, Issuer: iss, Notify: e.rec.notify, Headless: func() bool { return true }})
+		m, err := New(Options{Store: e.st, Issuer: iss, Editor: e.rec, Headless: func() bool { return true }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestLogoutDoesNotWaitForHungRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		iss.now = time.Now
 		e := &testEnv{st: &memStore{}, iss: iss, rec: newRecorder()}
-		m, err := New(Options{Store: e.st, Issuer: iss, Notify: e.rec.notify, Headless: func() bool { return true }, RefreshTimeout: time.Hour})
+		m, err := New(Options{Store: e.st, Issuer: iss, Editor: e.rec, Headless: func() bool { return true }, RefreshTimeout: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,7 +324,7 @@ func TestRefreshFailureSaysWhy(t *testing.T) {
 		if !errors.As(err, &ee) || !errors.Is(err, ErrSessionExpired) {
 			t.Fatalf("%s: %v, want an *ExpiredError that is ErrSessionExpired", code, err)
 		}
-		inv := ofType[SessionInvalidated](e.rec.all())
+		inv := ofType[Invalidation](e.rec.all())
 		if len(inv) != 1 || inv[0].Message != ee.Error() {
 			t.Errorf("%s: invalidations %+v, want one saying %q", code, inv, ee.Error())
 		}

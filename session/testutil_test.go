@@ -64,6 +64,14 @@ func (r *recorder) notify(ev any) {
 	}
 }
 
+// The recorder is the editor of the tests: every notification is kept.
+
+func (r *recorder) AccountUpdated(u AccountUpdated)                    { r.notify(u) }
+func (r *recorder) LoginCompleted(c LoginCompleted)                    { r.notify(c) }
+func (r *recorder) SessionInvalidated(i Invalidation)                  { r.notify(i) }
+func (r *recorder) CanShowDocuments() bool                             { return false }
+func (r *recorder) ShowDocument(context.Context, string) (bool, error) { return false, nil }
+
 func (r *recorder) all() []any {
 	r.mu.Lock()
 	defer r.mu.Unlock()

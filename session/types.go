@@ -83,41 +83,6 @@ type DeviceLogin struct {
 	ExpiresAt       time.Time
 }
 
-// Notifications session sends through its Notify hook.
-
-// Updated: the account changed (login, logout, refresh of plan, ...).
-type Updated struct {
-	// AuthMode is "apikey", "chatgpt", "personalAccessToken",
-	// "agentIdentity", or "" when logged out.
-	AuthMode    string
-	PlanType    string
-	Email       string
-	WorkspaceID string
-}
-
-// LoginCompleted ends every login attempt.
-type LoginCompleted struct {
-	LoginID string
-	Success bool
-	// Error is a message safe to show; "" on success.
-	Error string
-}
-
-// Invalidation reasons.
-const (
-	ReasonLoggedOut            = "loggedOut"
-	ReasonAccountChanged       = "accountChanged"
-	ReasonRefreshFailed        = "refreshFailed"
-	ReasonPolicyViolation      = "policyViolation"
-	ReasonCredentialsCorrupted = "credentialsCorrupted"
-)
-
-// SessionInvalidated: the session the editor was using has ended.
-type SessionInvalidated struct {
-	Reason  string
-	Message string
-}
-
 // Sentinel errors; package rpc maps each to its own code.
 var (
 	ErrNotLoggedIn = errors.New("not logged in")

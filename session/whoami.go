@@ -231,7 +231,7 @@ func (m *Manager) notifyAccessTokenInfo(fp string) {
 	if m.accessTokenPolicy(rec) != nil {
 		return
 	}
-	m.opts.Notify(m.updatedOf(rec))
+	m.editor.AccountUpdated(m.updatedOf(rec))
 }
 
 // waitAccessTokenInfo waits (bounded by ctx) for a whoami answer about
@@ -290,13 +290,13 @@ func (m *Manager) accessTokenWorkspace(rec *store.Record) (string, bool) {
 // whoami said about a personal access token when it is known; an
 // access-token record the policy hides is logged out, as account/read
 // shows it.
-func (m *Manager) updatedOf(rec *store.Record) Updated {
+func (m *Manager) updatedOf(rec *store.Record) AccountUpdated {
 	u := updatedOf(rec)
 	if rec == nil || u.AuthMode == "" || !isAccessTokenMode(rec.EffectiveMode()) {
 		return u
 	}
 	if m.accessTokenPolicy(rec) != nil {
-		return Updated{}
+		return AccountUpdated{}
 	}
 	if rec.EffectiveMode() != store.AuthModePersonalAccessToken {
 		return u
@@ -360,7 +360,7 @@ func (m *Manager) LoginAccessToken(ctx context.Context, token string) error {
 			return err
 		}
 		return m.opts.Store.Replace(ctx, rec)
-	}, rec, m.updatedOf(rec))
+	}, rec, noteUpdated(m.updatedOf(rec)))
 }
 
 // UnusableRecordError: the stored credentials are of a kind only the Codex

@@ -65,8 +65,8 @@ func TestAccessTokenLogin(t *testing.T) {
 	if err := e.m.LoginAccessToken(t.Context(), "  "+testPAT+"\n"); err != nil {
 		t.Fatalf("LoginAccessToken: %v", err)
 	}
-	want := Updated{AuthMode: "personalAccessToken", PlanType: "business", Email: "pat@example.com", WorkspaceID: "ws-pat"}
-	if got := ofType[Updated](e.rec.all()); !cmp.Equal(got, []Updated{want}) {
+	want := AccountUpdated{AuthMode: "personalAccessToken", PlanType: "business", Email: "pat@example.com", WorkspaceID: "ws-pat"}
+	if got := ofType[AccountUpdated](e.rec.all()); !cmp.Equal(got, []AccountUpdated{want}) {
 		t.Errorf("notifications = %+v, want %+v", got, want)
 	}
 	// Exactly what `codex login --with-access-token` writes.
@@ -161,7 +161,7 @@ func TestAccessTokenStatusNeverWaits(t *testing.T) {
 	if err := e.other.Replace(t.Context(), store.NewPersonalAccessTokenRecord(testPAT)); err != nil {
 		t.Fatal(err)
 	}
-	e.rec.waitFor(t, "the adopted token", func(evs []any) bool { return len(ofType[Updated](evs)) == 1 })
+	e.rec.waitFor(t, "the adopted token", func(evs []any) bool { return len(ofType[AccountUpdated](evs)) == 1 })
 	st, err := e.m.Status(t.Context(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestAccessTokenStatusNeverWaits(t *testing.T) {
 	<-gate.entered // the account/read above asked for it in the background
 	close(gate.release)
 	e.rec.waitFor(t, "account/updated with whoami's answer", func(evs []any) bool {
-		u := ofType[Updated](evs)
+		u := ofType[AccountUpdated](evs)
 		return len(u) == 2 && u[1].Email == "pat@example.com" && u[1].WorkspaceID == "ws-pat" && u[1].PlanType == "business"
 	})
 	st, _ = e.m.Status(t.Context(), false)
@@ -184,7 +184,7 @@ func TestAccessTokenStatusNeverWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.rec.waitFor(t, "loggedOut", func(evs []any) bool {
-		s := ofType[SessionInvalidated](evs)
+		s := ofType[Invalidation](evs)
 		return len(s) == 1 && s[0].Reason == ReasonLoggedOut
 	})
 }
@@ -226,7 +226,7 @@ func TestAccessTokenStoredUnderPolicy(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, "auth.json")); err != nil {
 				t.Errorf("the record was removed: %v", err)
 			}
-			if got := ofType[SessionInvalidated](e.rec.all()); len(got) != 0 {
+			if got := ofType[Invalidation](e.rec.all()); len(got) != 0 {
 				t.Errorf("invalidations = %+v, want none", got)
 			}
 		})

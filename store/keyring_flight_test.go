@@ -98,8 +98,10 @@ func TestKeyringOneCallInFlight(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond) // the poll interval (virtual time)
 		}
-		if g := runtime.NumGoroutine() - base; g > 1 {
-			t.Errorf("%d goroutines left behind by 50 polls of a hung keyring, want at most 1", g)
+		// The process's count: other tests' goroutines come and go, so
+		// allow a few; one per poll (the old leak) is 50.
+		if g := runtime.NumGoroutine() - base; g > 5 {
+			t.Errorf("%d goroutines left behind by 50 polls of a hung keyring, want about 1", g)
 		}
 		calls, maxIn, _ := kr.stats()
 		if calls != 1 || maxIn != 1 {

@@ -70,10 +70,14 @@ func (f *stackFlags) logger(stderr io.Writer) (*slog.Logger, func(), error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn, nil
 }
 
-// hooks are the late-bound callbacks the Manager calls.
+// hooks are who the Manager talks to: the editor, and this machine's
+// browser.
 type hooks struct {
-	notify  func(ev any)
-	openURL func(ctx context.Context, url string) (bool, error)
+	// editor hears the notifications and may show the sign-in page (nil:
+	// session.NoEditor).
+	editor session.Editor
+	// browser opens a page here when the editor cannot (nil: none).
+	browser func(ctx context.Context, url string) (bool, error)
 	// headless reports that no browser can be shown (nil: detect).
 	headless func() bool
 	// noWatch: a one-shot command needs no watcher.
@@ -178,8 +182,8 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		BackgroundRefresh: !h.noWatch,
 		Issuer:            iss,
 		Whoami:            authAPI,
-		Notify:            h.notify,
-		OpenURL:           h.openURL,
+		Editor:            h.editor,
+		Browser:           h.browser,
 		Headless:          h.headless,
 		CallbackPort:      port,
 		RefreshWindow:     window,

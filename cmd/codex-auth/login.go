@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/session"
+	"github.com/codex-auth/codex-auth/session/loopback"
 )
 
 // flags is the stack configuration of this invocation.
@@ -23,22 +24,29 @@ func (e *env) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// loginFlow builds the stack with a notify hook that reports the end of
-// the login, starts the flow with start, and waits for its completion.
+// loginEditor is the CLI as the session's editor during a login: it only
+// hears how the login ended.
+type loginEditor struct {
+	session.NoEditor
+	done chan session.LoginCompleted
+}
+
+func (l loginEditor) LoginCompleted(c session.LoginCompleted) {
+	select {
+	case l.done <- c:
+	default:
+	}
+}
+
+// loginFlow builds the stack with an editor that reports the end of the
+// login, starts the flow with start, and waits for its completion.
 func (e *env) loginFlow(ctx context.Context, f stackFlags, open bool,
 	start func(ctx context.Context, m *session.Manager) (loginID string, err error)) int {
 	done := make(chan session.LoginCompleted, 4)
-	h := hooks{noWatch: true, notify: func(ev any) {
-		if c, ok := ev.(session.LoginCompleted); ok {
-			select {
-			case done <- c:
-			default:
-			}
-		}
-	}}
+	h := hooks{noWatch: true, editor: loginEditor{done: done}}
 	if open {
-		h.openURL = session.OpenBrowser
-		h.headless = func() bool { return session.DetectHeadless(e.getenv, runtime.GOOS) }
+		h.browser = loopback.OpenBrowser
+		h.headless = func() bool { return loopback.DetectHeadless(e.getenv, runtime.GOOS) }
 	}
 	st, err := buildStack(f, e.getenv, e.logger(), h)
 	if err != nil {

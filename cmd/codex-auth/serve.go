@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/codex-auth/codex-auth/rpc"
-	"github.com/codex-auth/codex-auth/session"
+	"github.com/codex-auth/codex-auth/session/loopback"
 )
 
 // serve runs the sidecar on stdin/stdout until exit, end of input or
@@ -39,35 +38,9 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second SIGTERM is not swallowed (see main)
 
-	// The Manager and the Server refer to each other: bind late.
-	var srv atomic.Pointer[rpc.Server]
-	st, err := buildStack(f, getenv, logger, hooks{
-		notify: func(ev any) {
-			if s := srv.Load(); s != nil {
-				s.Notify(ev)
-			}
-		},
-		// The editor opens the page where the user is, when it can;
-		// else we do, where there is a display.
-		openURL: func(ctx context.Context, u string) (bool, error) {
-			if s := srv.Load(); s != nil && s.CanShowDocument() {
-				return s.ShowDocument(ctx, u)
-			}
-			return session.OpenBrowser(ctx, u)
-		},
-		headless: func() bool {
-			if s := srv.Load(); s != nil && s.CanShowDocument() {
-				return false
-			}
-			return session.DetectHeadless(getenv, runtime.GOOS)
-		},
-	})
-	if err != nil {
-		return fail(stderr, 1, "serve: %v", err)
-	}
-	defer st.close()
-	s, err := rpc.NewServer(rpc.Options{
-		Service:         st.manager,
+	// The server is the Manager's editor; the Manager is the server's
+	// service for the connection Run serves.
+	srv, err := rpc.NewServer(rpc.Options{
 		Name:            "codex-auth",
 		Version:         versionString(),
 		MaxMessageBytes: *maxBytes,
@@ -76,7 +49,15 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return fail(stderr, 1, "serve: %v", err)
 	}
-	srv.Store(s)
+	st, err := buildStack(f, getenv, logger, hooks{
+		editor:   srv,
+		browser:  loopback.OpenBrowser,
+		headless: func() bool { return loopback.DetectHeadless(getenv, runtime.GOOS) },
+	})
+	if err != nil {
+		return fail(stderr, 1, "serve: %v", err)
+	}
+	defer st.close()
 	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
 		var restore func()
 		stdin, restore = pollableStdin()
@@ -87,5 +68,5 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		logger.Warn("loading credentials", "err", err)
 	}
 	logger.Debug("serving", "home", st.home.Dir, "store", st.store.Location().Where)
-	return s.Run(ctx, stdin, stdout)
+	return srv.Run(ctx, st.manager, stdin, stdout)
 }

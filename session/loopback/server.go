@@ -1,6 +1,4 @@
-// callback.go: the browser login's loopback redirect server (RFC 8252 sections 7.3 and 8.3).
-
-package session
+package loopback
 
 import (
 	"context"
@@ -21,28 +19,59 @@ import (
 const (
 	callbackBindAttempts = 5
 	callbackBindDelay    = 100 * time.Millisecond
-	// successGrace: after a good exchange, how long the server waits for
+	// SuccessGrace: after a good exchange, how long the server waits for
 	// the browser to fetch /success before closing.
-	successGrace = 5 * time.Second
+	SuccessGrace = 5 * time.Second
 )
 
-// callbackResult is what the redirect brought: a code to exchange (the
+// Result is what the redirect brought: a code to exchange (the
 // handler waits on reply), or an error (error=..., missing code).
-type callbackResult struct {
+type Result struct {
 	code  string
 	err   error
-	reply chan error
+	reply chan Outcome
 }
 
-// callbackServer listens on 127.0.0.1 (and [::1] when it can) on one port
+// Outcome is how the exchange of a code ended, for the browser's page.
+type Outcome struct {
+	// Failure is why the sign-in failed, safe to show; "" on success.
+	Failure string
+	// Forbidden: managed policy refused the login (403, else 502).
+	Forbidden bool
+}
+
+// Code is the authorization code, when Err is nil.
+func (r Result) Code() string { return r.code }
+
+// Err is why the redirect brought no code (error=..., no code), safe to
+// show.
+func (r Result) Err() error { return r.err }
+
+// Reply tells the waiting browser page how the exchange of Code ended.
+func (r Result) Reply(o Outcome) { r.reply <- o }
+
+// Port is the port the server listens on.
+func (cb *Server) Port() int { return cb.port }
+
+// Results delivers the one redirect that carried a code or an error.
+func (cb *Server) Results() <-chan Result { return cb.results }
+
+// Canceled is closed when GET /cancel asked the login to stop (Codex, or
+// a newer login of ours taking the port over).
+func (cb *Server) Canceled() <-chan struct{} { return cb.canceled }
+
+// Succeeded is closed once the browser fetched the success page.
+func (cb *Server) Succeeded() <-chan struct{} { return cb.success }
+
+// Server listens on 127.0.0.1 (and [::1] when it can) on one port
 // and serves only /auth/callback, /success and /cancel.
-type callbackServer struct {
+type Server struct {
 	port      int
 	state     string
 	listeners []net.Listener
 	srv       *http.Server
 
-	results  chan callbackResult
+	results  chan Result
 	claimed  atomic.Bool   // a code or error was taken: later callbacks are refused
 	canceled chan struct{} // closed by GET /cancel
 	success  chan struct{} // closed when /success was served
@@ -52,21 +81,21 @@ type callbackServer struct {
 	succMu   sync.Once
 }
 
-// listenCallback binds the loopback callback server. ports are tried in
+// Listen binds the loopback callback server. ports are tried in
 // order (port 0: any free port).
-func listenCallback(ctx context.Context, state string, ports []int) (*callbackServer, error) {
+func Listen(ctx context.Context, state string, ports []int) (*Server, error) {
 	var lastErr error
 	for _, port := range ports {
 		l, err := bindLoopback(ctx, port)
 		if err == nil {
-			return newCallbackServer(state, l), nil
+			return newServer(state, l), nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		lastErr = err
 	}
-	return nil, fmt.Errorf("%w: the sign-in callback ports %v are in use by another program (%v); close it or use device code login", ErrLoginFailed, ports, lastErr)
+	return nil, fmt.Errorf("the sign-in callback ports %v are in use by another program (%v); close it or use device code login", ports, lastErr)
 }
 
 // bindLoopback listens on 127.0.0.1:port, asking an older holder to
@@ -119,12 +148,12 @@ func sendCancel(ctx context.Context, port int) {
 	}
 }
 
-func newCallbackServer(state string, ls []net.Listener) *callbackServer {
-	cb := &callbackServer{
+func newServer(state string, ls []net.Listener) *Server {
+	cb := &Server{
 		port:      ls[0].Addr().(*net.TCPAddr).Port,
 		state:     state,
 		listeners: ls,
-		results:   make(chan callbackResult),
+		results:   make(chan Result),
 		canceled:  make(chan struct{}),
 		success:   make(chan struct{}),
 		done:      make(chan struct{}),
@@ -142,7 +171,7 @@ func newCallbackServer(state string, ls []net.Listener) *callbackServer {
 }
 
 // close stops the server and frees the port.
-func (cb *callbackServer) close() {
+func (cb *Server) Close() {
 	cb.once.Do(func() {
 		close(cb.done)
 		// Free the port now (Serve may not have taken the listeners yet),
@@ -160,7 +189,7 @@ func (cb *callbackServer) close() {
 
 // loopbackHost reports whether a Host header names this server by a
 // loopback name (DNS rebinding protection).
-func (cb *callbackServer) loopbackHost(host string) bool {
+func (cb *Server) loopbackHost(host string) bool {
 	p := strconv.Itoa(cb.port)
 	switch host {
 	case "localhost:" + p, "127.0.0.1:" + p, "[::1]:" + p:
@@ -170,7 +199,7 @@ func (cb *callbackServer) loopbackHost(host string) bool {
 }
 
 // ServeHTTP serves the three routes.
-func (cb *callbackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (cb *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	if !cb.loopbackHost(r.Host) {
@@ -230,7 +259,7 @@ func fromWebPage(r *http.Request) bool {
 // 4.1.2): the state must match (else 400, and the flow keeps waiting);
 // error=... or a missing code ends the login; a code is handed to the
 // flow, and the browser is redirected to /success once it is exchanged.
-func (cb *callbackServer) serveCallback(w http.ResponseWriter, r *http.Request) {
+func (cb *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	if q.Get("state") != cb.state {
 		page(w, http.StatusBadRequest, "Sign-in failed", "The state parameter does not match this sign-in. Start the sign-in again from your editor.")
@@ -240,14 +269,14 @@ func (cb *callbackServer) serveCallback(w http.ResponseWriter, r *http.Request) 
 		page(w, http.StatusConflict, "Sign-in already finished", "This sign-in has already finished. You can close this window.")
 		return
 	}
-	res := callbackResult{code: q.Get("code")}
+	res := Result{code: q.Get("code")}
 	switch {
 	case q.Get("error") != "":
-		res.err = fmt.Errorf("%w: the sign-in server answered %s", ErrLoginFailed, oauthCode(q.Get("error")))
+		res.err = fmt.Errorf("the sign-in server answered %s", oauthCode(q.Get("error")))
 	case res.code == "":
-		res.err = fmt.Errorf("%w: the redirect carried no authorization code", ErrLoginFailed)
+		res.err = errors.New("the redirect carried no authorization code")
 	default:
-		res.reply = make(chan error, 1)
+		res.reply = make(chan Outcome, 1)
 	}
 	select {
 	case cb.results <- res:
@@ -259,26 +288,25 @@ func (cb *callbackServer) serveCallback(w http.ResponseWriter, r *http.Request) 
 		page(w, http.StatusBadRequest, "Sign-in failed", res.err.Error()+". You can close this window.")
 		return
 	}
-	var err error
+	var o Outcome
 	select {
-	case err = <-res.reply:
+	case o = <-res.reply:
 	case <-cb.done:
 		// The flow replies before it ends: prefer its answer.
 		select {
-		case err = <-res.reply:
+		case o = <-res.reply:
 		default:
-			err = errors.New("the sign-in ended")
+			o = Outcome{Failure: "the sign-in ended"}
 		}
 	case <-r.Context().Done():
 		return
 	}
-	if err != nil {
-		var pe *PolicyError
+	if o.Failure != "" {
 		status := http.StatusBadGateway
-		if errors.As(err, &pe) {
+		if o.Forbidden {
 			status = http.StatusForbidden
 		}
-		page(w, status, "Sign-in failed", loginErrorText(context.Background(), err)+". You can close this window.")
+		page(w, status, "Sign-in failed", o.Failure+". You can close this window.")
 		return
 	}
 	http.Redirect(w, r, "/success", http.StatusFound)

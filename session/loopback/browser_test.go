@@ -1,6 +1,4 @@
-// opener_test.go: headless detection.
-
-package session
+package loopback
 
 import "testing"
 

@@ -1,6 +1,4 @@
-// watch_test.go: tests of the Watcher with real files and fsnotify, and of polling in virtual time.
-
-package session
+package watch
 
 import (
 	"context"
@@ -34,14 +32,14 @@ type watchTestRun struct {
 
 // watchTestStart starts a Watcher and waits until it is Ready; it is
 // stopped when the test ends.
-func watchTestStart(t testing.TB, opts WatchOptions) *watchTestRun {
+func watchTestStart(t testing.TB, opts Options) *watchTestRun {
 	t.Helper()
 	r := &watchTestRun{entries: make(chan watchTestEntry, 1024)}
 	opts.OnChange = func(c Change) { r.entries <- watchTestEntry{change: c} }
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w, err := NewWatcher(opts)
+	w, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,15 +134,15 @@ func watchTestWrite(t testing.TB, dir, name, data string) {
 func TestNewWatcherValidates(t *testing.T) {
 	tests := []struct {
 		name string
-		opts WatchOptions
+		opts Options
 	}{
-		{"no OnChange", WatchOptions{Dir: t.TempDir()}},
-		{"negative debounce", WatchOptions{Dir: t.TempDir(), OnChange: func(Change) {}, Debounce: -1}},
+		{"no OnChange", Options{Dir: t.TempDir()}},
+		{"negative debounce", Options{Dir: t.TempDir(), OnChange: func(Change) {}, Debounce: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewWatcher(tt.opts); err == nil {
-				t.Error("NewWatcher succeeded, want an error")
+			if _, err := New(tt.opts); err == nil {
+				t.Error("New succeeded, want an error")
 			}
 		})
 	}
@@ -154,7 +152,7 @@ func TestNewWatcherValidates(t *testing.T) {
 // auth.json are each reported once as an Auth change.
 func TestWatchAuthFile(t *testing.T) {
 	home := t.TempDir()
-	r := watchTestStart(t, WatchOptions{Dir: home})
+	r := watchTestStart(t, Options{Dir: home})
 
 	watchTestWrite(t, home, "auth.json", `{"OPENAI_API_KEY":"k1"}`)
 	r.expect(t, "create", Change{Auth: true})
@@ -178,7 +176,7 @@ func TestWatchAuthFile(t *testing.T) {
 func TestWatchIgnoresTempAndLocks(t *testing.T) {
 	home := t.TempDir()
 	watchTestWrite(t, home, "auth.json", `{}`)
-	r := watchTestStart(t, WatchOptions{Dir: home})
+	r := watchTestStart(t, Options{Dir: home})
 
 	for _, name := range []string{".auth-abc123", "auth.lock", "auth.json.lock", "history.jsonl", "auth.json.corrupt-2025"} {
 		p := filepath.Join(home, name)
@@ -207,7 +205,7 @@ func TestWatchIgnoresTempAndLocks(t *testing.T) {
 func TestWatchConfigFiles(t *testing.T) {
 	home, sys := t.TempDir(), t.TempDir()
 	managed := filepath.Join(sys, "managed_config.toml")
-	r := watchTestStart(t, WatchOptions{Dir: home, Files: []string{managed, filepath.Join(home, "config.toml")}})
+	r := watchTestStart(t, Options{Dir: home, Files: []string{managed, filepath.Join(home, "config.toml")}})
 
 	watchTestWrite(t, sys, "managed_config.toml", "forced_login_method = \"api\"\n")
 	r.expect(t, "managed config", Change{Config: true})
@@ -237,7 +235,7 @@ func TestWatchHomeRemovedAndRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	watchTestWrite(t, home, "auth.json", `{}`)
-	r := watchTestStart(t, WatchOptions{Dir: home})
+	r := watchTestStart(t, Options{Dir: home})
 
 	if err := os.RemoveAll(home); err != nil {
 		t.Fatal(err)
@@ -263,7 +261,7 @@ func TestWatchHomeAndParentRemoved(t *testing.T) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r := watchTestStart(t, WatchOptions{Dir: home, RecoverInterval: 10 * time.Millisecond})
+	r := watchTestStart(t, Options{Dir: home, RecoverInterval: 10 * time.Millisecond})
 
 	if err := os.RemoveAll(parent); err != nil {
 		t.Fatal(err)
@@ -281,7 +279,7 @@ func TestWatchHomeAndParentRemoved(t *testing.T) {
 // TestWatchHomeMissingAtStart: the default home may not exist yet.
 func TestWatchHomeMissingAtStart(t *testing.T) {
 	home := filepath.Join(t.TempDir(), ".codex")
-	r := watchTestStart(t, WatchOptions{Dir: home})
+	r := watchTestStart(t, Options{Dir: home})
 	if err := os.Mkdir(home, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +294,7 @@ func TestWatchBurstCoalesced(t *testing.T) {
 	home := t.TempDir()
 	// The debounce is long so that scheduling hiccups cannot split the
 	// burst; the assertion is on calls, not on time.
-	r := watchTestStart(t, WatchOptions{Dir: home, Debounce: 300 * time.Millisecond, MaxDelay: time.Minute})
+	r := watchTestStart(t, Options{Dir: home, Debounce: 300 * time.Millisecond, MaxDelay: time.Minute})
 	for range 20 {
 		watchTestWrite(t, home, "auth.json", `{}`)
 	}
@@ -381,7 +379,7 @@ func TestWatchPollKeyring(t *testing.T) {
 			mu    sync.Mutex
 			calls []Change
 		)
-		w, err := NewWatcher(WatchOptions{
+		w, err := New(Options{
 			Poll:     k.poll,
 			OnChange: func(c Change) { mu.Lock(); calls = append(calls, c); mu.Unlock() },
 			Logger:   slog.New(slog.DiscardHandler),
@@ -447,7 +445,7 @@ func TestWatchMaxDelay(t *testing.T) {
 			n++
 			return []byte{byte(n)}, nil
 		}
-		w, err := NewWatcher(WatchOptions{
+		w, err := New(Options{
 			Poll:         poll,
 			PollInterval: 10 * time.Millisecond,
 			Debounce:     50 * time.Millisecond,
@@ -486,7 +484,7 @@ func TestWatchMaxDelay(t *testing.T) {
 // auth.json to OnChange, with the default debounce.
 func BenchmarkWatchLatency(b *testing.B) {
 	home := b.TempDir()
-	r := watchTestStart(b, WatchOptions{Dir: home})
+	r := watchTestStart(b, Options{Dir: home})
 	target := filepath.Join(home, "auth.json")
 	for b.Loop() {
 		b.StopTimer()

@@ -1,6 +1,4 @@
-// opener.go: opening the browser, and telling when no browser can be opened here.
-
-package session
+package loopback
 
 import (
 	"context"

@@ -1,6 +1,4 @@
-// watch.go: watching CODEX_HOME, config layers and the keyring entry for changes made elsewhere.
-
-package session
+package watch
 
 import (
 	"context"
@@ -24,19 +22,19 @@ type Change struct {
 	Config bool
 }
 
-// Defaults for WatchOptions.
+// Defaults for Options.
 const (
-	DefaultWatchDebounce = 10 * time.Millisecond
-	DefaultWatchPoll     = 2 * time.Second
-	DefaultWatchRecover  = 500 * time.Millisecond
+	DefaultDebounce = 10 * time.Millisecond
+	DefaultPoll     = 2 * time.Second
+	DefaultRecover  = 500 * time.Millisecond
 	// defaultWatchMaxDelayX: MaxDelay defaults to this many Debounces.
 	defaultWatchMaxDelayX = 10
 	watchAuthFile         = "auth.json"
 	watchHomeConfigFile   = "config.toml"
 )
 
-// WatchOptions configure a Watcher.
-type WatchOptions struct {
+// Options configure a Watcher.
+type Options struct {
 	// Dir is CODEX_HOME; auth.json and config.toml in it are watched. It
 	// may not exist yet (the default home is created on first save) or be
 	// removed and re-created. "" watches no home (poll only).
@@ -75,11 +73,11 @@ type WatchOptions struct {
 }
 
 // Watcher reports changes to the shared credential cache and the
-// configuration layers. Create it with NewWatcher and call Run once.
+// configuration layers. Create it with New and call Run once.
 type Watcher struct {
 	// resync: report the next poll as a change (see Resync).
 	resync atomic.Bool
-	opts   WatchOptions
+	opts   Options
 	log    *slog.Logger
 	// dirs maps each watched directory to the file names relevant in it.
 	dirs    map[string]map[string]Change
@@ -90,8 +88,8 @@ type Watcher struct {
 	trace func(what, dir string)
 }
 
-// NewWatcher validates opts and fills in defaults. It does no I/O.
-func NewWatcher(opts WatchOptions) (*Watcher, error) {
+// New validates opts and fills in defaults. It does no I/O.
+func New(opts Options) (*Watcher, error) {
 	if opts.OnChange == nil {
 		return nil, errors.New("watch: OnChange is required")
 	}
@@ -99,17 +97,17 @@ func NewWatcher(opts WatchOptions) (*Watcher, error) {
 		return nil, errors.New("watch: negative duration")
 	}
 	if opts.Debounce == 0 {
-		opts.Debounce = DefaultWatchDebounce
+		opts.Debounce = DefaultDebounce
 	}
 	if opts.MaxDelay == 0 {
 		opts.MaxDelay = defaultWatchMaxDelayX * opts.Debounce
 	}
 	opts.MaxDelay = max(opts.MaxDelay, opts.Debounce)
 	if opts.PollInterval == 0 {
-		opts.PollInterval = DefaultWatchPoll
+		opts.PollInterval = DefaultPoll
 	}
 	if opts.RecoverInterval == 0 {
-		opts.RecoverInterval = DefaultWatchRecover
+		opts.RecoverInterval = DefaultRecover
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
