@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/codex-auth/codex-auth/session/openai"
 )
 
 // deviceAnswer is one scripted answer of the device token endpoint.
@@ -96,9 +98,9 @@ func (rt deviceRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) 
 }
 
 // deviceSetup must run inside a synctest bubble.
-func deviceSetup(t *testing.T, script ...deviceAnswer) (*deviceFake, *OpenAIIssuer) {
+func deviceSetup(t *testing.T, script ...deviceAnswer) (*deviceFake, *openai.Issuer) {
 	f := &deviceFake{t: t, start: time.Now(), script: script}
-	iss, err := NewOpenAIIssuer(OpenAIConfig{
+	iss, err := openai.New(openai.Config{
 		Issuer: "http://127.0.0.1:1",
 		HTTP:   &http.Client{Timeout: 10 * time.Second, Transport: deviceRoundTripper{f}},
 	})
@@ -166,7 +168,7 @@ func TestDeviceFlowPolling(t *testing.T) {
 					"code":          {"ac-1"},
 					"code_verifier": {"cv-1"},
 					"redirect_uri":  {"http://127.0.0.1:1/deviceauth/callback"},
-					"client_id":     {DefaultClientID},
+					"client_id":     {openai.DefaultClientID},
 				}
 				if diff := cmp.Diff(want, f.exchange); diff != "" {
 					t.Errorf("code exchange (-want +got):\n%s", diff)
@@ -272,7 +274,7 @@ func TestDeviceFlowExchangeError(t *testing.T) {
 			w.WriteHeader(200)
 			io.WriteString(w, deviceApproved.body)
 		})
-		iss, err := NewOpenAIIssuer(OpenAIConfig{
+		iss, err := openai.New(openai.Config{
 			Issuer: "http://127.0.0.1:1",
 			HTTP:   &http.Client{Timeout: 10 * time.Second, Transport: deviceRoundTripper{h}},
 		})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/codex-auth/codex-auth/internal/httpclient"
 	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -84,7 +85,7 @@ func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
 	if o.http != nil {
 		hc = o.http.HTTP()
 	}
-	iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: hs.URL, HTTP: hc})
+	iss, err := openai.New(openai.Config{Issuer: hs.URL, HTTP: hc})
 	if err != nil {
 		t.Fatal(err)
 	}

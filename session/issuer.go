@@ -1,46 +1,35 @@
-// issuer.go: the issuer seam. Flows depend on this interface; OpenAI's
-// endpoints (openai.go) are one implementation, a future OpenID Connect
-// provider ("oidc" kind, see ROADMAP) another.
-
 package session
 
 import (
 	"context"
-	"time"
+
+	"github.com/codex-auth/codex-auth/session/oauth"
+	"github.com/codex-auth/codex-auth/session/openai"
 )
 
-// TokenSet is what a code exchange or refresh returns. On refresh each
-// field is optional: an empty one keeps the stored value.
-type TokenSet struct {
-	IDToken      string
-	AccessToken  string
-	RefreshToken string
-}
+// The seam's vocabulary lives in package oauth, beside the clients that
+// speak it; these names keep the session's callers (rpc, cmd) in one
+// import.
+type (
+	TokenSet         = oauth.TokenSet
+	AuthorizeRequest = oauth.AuthorizeRequest
+	DeviceCode       = oauth.DeviceCode
+	DeviceGrant      = oauth.DeviceGrant
+	IssuerError      = oauth.IssuerError
+	RefreshReason    = oauth.RefreshReason
+)
 
-// AuthorizeRequest is what a browser login puts in the authorize URL.
-type AuthorizeRequest struct {
-	RedirectURI       string
-	State             string
-	Verifier          string // the PKCE verifier; the URL carries its S256 challenge
-	AllowedWorkspaces []string
-	Originator        string
-}
+// The refresh reasons Codex sends.
+const (
+	RefreshProactive = oauth.RefreshProactive
+	RefreshForced    = oauth.RefreshForced
+)
 
-// DeviceCode is the issuer's answer to a device-code start.
-type DeviceCode struct {
-	DeviceAuthID    string
-	UserCode        string
-	VerificationURL string
-	Interval        time.Duration
-}
+// ErrInvalidResponse: the issuer's answer is not what the protocol says.
+var ErrInvalidResponse = oauth.ErrInvalidResponse
 
-// DeviceGrant is what a successful device poll returns: a code to exchange
-// with the server-made verifier.
-type DeviceGrant struct {
-	AuthorizationCode string
-	CodeVerifier      string
-	RedirectURI       string
-}
+// OpenAI's issuer is one implementation of the seam.
+var _ Issuer = (*openai.Issuer)(nil)
 
 // Issuer is everything a flow asks of the sign-in server. Every method
 // honours ctx and the HTTP client's timeouts.
@@ -68,50 +57,4 @@ type Issuer interface {
 	// Base is the issuer's base URL; IsDefault reports OpenAI's.
 	Base() string
 	IsDefault() bool
-}
-
-// RefreshReason is why a refresh is made, as the Codex CLI 0.171 tells
-// the token endpoint in refresh_reason.
-type RefreshReason string
-
-// The refresh reasons Codex sends.
-const (
-	// RefreshProactive: the access token expires soon (Codex's
-	// "proactive_expiry"); also our background refresh ahead of Codex.
-	RefreshProactive RefreshReason = "proactive_expiry"
-	// RefreshForced: a caller asked for a new token (an editor that got
-	// a 401, Codex's account/read {refreshToken:true}).
-	RefreshForced RefreshReason = "forced"
-)
-
-// IssuerError is an answer from the issuer that is not success: the HTTP
-// status and, when the body had one, the OAuth error code (RFC 6749
-// section 5.2) or OpenAI's code (refresh_token_reused, ...).
-type IssuerError struct {
-	Status      int
-	Code        string
-	Description string
-}
-
-func (e *IssuerError) Error() string {
-	msg := "sign-in server answered " + httpStatusText(e.Status)
-	if e.Code != "" {
-		msg += ": " + e.Code
-	}
-	return msg
-}
-
-// Permanent reports whether a refresh failing with this error means the
-// session is dead (401, invalid_grant, refresh_token_*).
-func (e *IssuerError) Permanent() bool {
-	switch {
-	case e.Status == 401:
-		return true
-	case e.Code == "invalid_grant",
-		e.Code == "refresh_token_expired",
-		e.Code == "refresh_token_reused",
-		e.Code == "refresh_token_invalidated":
-		return true
-	}
-	return false
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/codex-auth/codex-auth/session/oauth"
 )
 
 // Account is what account/read shows: never a secret.
@@ -87,11 +89,11 @@ type DeviceLogin struct {
 var (
 	ErrNotLoggedIn = errors.New("not logged in")
 	// ErrIssuerUnavailable: network error, timeout or 5xx at the issuer.
-	ErrIssuerUnavailable = errors.New("the sign-in server is unavailable")
+	ErrIssuerUnavailable = oauth.ErrIssuerUnavailable
 	// ErrIssuerRedirect: the issuer answered with a redirect, which is
 	// never followed (the request carries a token or a code verifier).
 	// Errors wrapping it also wrap ErrIssuerUnavailable.
-	ErrIssuerRedirect = errors.New("the sign-in server answered with a redirect, which codex-auth does not follow; check the issuer URL (and any proxy in between)")
+	ErrIssuerRedirect = oauth.ErrIssuerRedirect
 	// ErrSessionExpired: the refresh token was rejected; log in again.
 	ErrSessionExpired = errors.New("the session has expired or was revoked; log in again")
 	// ErrUnsupportedRecord: the stored record has a mode we do not handle.
@@ -99,7 +101,7 @@ var (
 	// ErrLoginTypeUnsupported: account/login/start with an unknown type.
 	ErrLoginTypeUnsupported = errors.New("login type not supported")
 	// ErrDeviceCodeDisabled: the issuer answered 404 to the device-code start.
-	ErrDeviceCodeDisabled = errors.New("device code login is not enabled for this workspace or server; use the browser login")
+	ErrDeviceCodeDisabled = oauth.ErrDeviceCodeDisabled
 	// ErrLoginFailed: the login attempt failed (denied, expired, bad state).
 	ErrLoginFailed = errors.New("login failed")
 	// ErrInvalidInput: a parameter is wrong (empty API key, ...).
@@ -149,6 +151,4 @@ func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Re
 func (e *InputError) Unwrap() error { return ErrInvalidInput }
 
 // ErrDevicePending: the device code has not been approved yet.
-var ErrDevicePending = errors.New("device authorization pending")
-
-func httpStatusText(code int) string { return fmt.Sprintf("HTTP %d", code) }
+var ErrDevicePending = oauth.ErrDevicePending

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -46,7 +47,7 @@ func (g *gatedWhoami) Whoami(ctx context.Context, token string) (AccessTokenInfo
 // withWhoami points the Manager's account API at the local issuer's.
 func withWhoami(t *testing.T, cfg store.Config, wrap func(Whoami) Whoami) func(*Options) {
 	return func(o *Options) {
-		api, err := NewAuthAPI(o.Issuer.Base()+AuthAPIPath, &http.Client{Timeout: 5 * time.Second})
+		api, err := openai.NewAuthAPI(o.Issuer.Base()+AuthAPIPath, &http.Client{Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/codex-auth/codex-auth/internal/httpclient"
 	"github.com/codex-auth/codex-auth/session"
+	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -90,8 +91,8 @@ type stack struct {
 	config  store.Config
 	store   *store.Store
 	http    *httpclient.Client
-	issuer  *session.OpenAIIssuer
-	authAPI *session.AuthAPI
+	issuer  *openai.Issuer
+	authAPI *openai.AuthAPI
 	manager *session.Manager
 }
 
@@ -135,7 +136,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	iss, err := session.NewOpenAIIssuer(session.OpenAIConfig{
+	iss, err := openai.New(openai.Config{
 		Issuer:     first(f.issuer, getenv(envIssuer), cfg.Issuer),
 		ClientID:   first(f.clientID, getenv(envClientID), cfg.ClientID),
 		RefreshURL: strings.TrimSpace(getenv(envRefreshURL)),
@@ -200,12 +201,12 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 // newAuthAPI is the Codex account API: CODEX_AUTHAPI_BASE_URL as the Codex
 // CLI reads it, else under the issuer (Codex's default is OpenAI's issuer
 // + /api/accounts; the local issuer serves the same path).
-func newAuthAPI(getenv func(string) string, issuerBase string, hc *httpclient.Client) (*session.AuthAPI, error) {
+func newAuthAPI(getenv func(string) string, issuerBase string, hc *httpclient.Client) (*openai.AuthAPI, error) {
 	base := strings.TrimSpace(getenv(envAuthAPI))
 	if base == "" {
 		base = issuerBase + session.AuthAPIPath
 	}
-	return session.NewAuthAPI(base, hc.HTTP())
+	return openai.NewAuthAPI(base, hc.HTTP())
 }
 
 // durationEnv parses a Go duration ("4s") from the environment; 0 when

@@ -1,7 +1,10 @@
-// openai.go: the Issuer for OpenAI's sign-in server (auth.openai.com) and
-// servers that speak its dialect, such as internal/issuer.
-
-package session
+// Package openai is the client of OpenAI's sign-in server
+// (auth.openai.com) and of servers that speak its dialect, such as the
+// local issuer: the authorize URL Codex builds, the code exchange, the
+// refresh Codex 0.171 sends, the API-key token exchange, revocation and
+// OpenAI's own device-code flow. It implements the session's issuer seam
+// in the vocabulary of package oauth.
+package openai
 
 import (
 	"bytes"
@@ -19,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/codex-auth/codex-auth/session/oauth"
 )
 
 // DefaultIssuer is OpenAI's sign-in server, the Codex CLI's default.
@@ -40,14 +45,8 @@ const openaiMaxBody = 1 << 20
 // section 3.1.2.1 plus offline_access for a refresh token).
 const openaiScope = "openid profile email offline_access"
 
-// ErrInvalidResponse means the issuer answered success with a body that
-// cannot be used: not JSON, truncated JSON, wrong types or a required
-// field missing. Unlike ErrIssuerUnavailable it is not transient: retrying
-// the same request will not help. Its message never includes the body.
-var ErrInvalidResponse = errors.New("the sign-in server sent an invalid response")
-
-// OpenAIConfig configures an OpenAIIssuer.
-type OpenAIConfig struct {
+// Config configures an Issuer.
+type Config struct {
 	// Issuer is the base URL (default DefaultIssuer). It must be https,
 	// or http on a loopback host (a local issuer in tests and dev).
 	Issuer string
@@ -63,10 +62,10 @@ type OpenAIConfig struct {
 	RefreshURL string
 }
 
-// OpenAIIssuer speaks OpenAI's sign-in endpoints (see
+// Issuer speaks OpenAI's sign-in endpoints (see
 // docs/codex-interop.md, "Issuer endpoints"). It is safe for concurrent
 // use and keeps no request's context.
-type OpenAIIssuer struct {
+type Issuer struct {
 	base       string
 	clientID   string
 	http       *http.Client
@@ -74,28 +73,26 @@ type OpenAIIssuer struct {
 	refreshURL string
 }
 
-var _ Issuer = (*OpenAIIssuer)(nil)
-
-// NewOpenAIIssuer validates cfg, fills in defaults and builds the issuer.
-// Errors are *InputError (so errors.Is(err, ErrInvalidInput)).
-func NewOpenAIIssuer(cfg OpenAIConfig) (*OpenAIIssuer, error) {
+// New validates cfg, fills in defaults and builds the issuer.
+// Errors are *ConfigError.
+func New(cfg Config) (*Issuer, error) {
 	if cfg.HTTP == nil {
-		return nil, &InputError{Field: "OpenAIConfig.HTTP", Reason: "an HTTP client is required"}
+		return nil, &ConfigError{Field: "Config.HTTP", Reason: "an HTTP client is required"}
 	}
 	if cfg.HTTP.Timeout <= 0 {
-		return nil, &InputError{Field: "OpenAIConfig.HTTP", Reason: "the HTTP client must have a timeout"}
+		return nil, &ConfigError{Field: "Config.HTTP", Reason: "the HTTP client must have a timeout"}
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = DefaultIssuer
 	}
-	base, err := openaiCheckURL("OpenAIConfig.Issuer", cfg.Issuer)
+	base, err := openaiCheckURL("Config.Issuer", cfg.Issuer)
 	if err != nil {
 		return nil, err
 	}
 	base = strings.TrimRight(base, "/")
 	refresh := base + "/oauth/token"
 	if cfg.RefreshURL != "" {
-		if refresh, err = openaiCheckURL("OpenAIConfig.RefreshURL", cfg.RefreshURL); err != nil {
+		if refresh, err = openaiCheckURL("Config.RefreshURL", cfg.RefreshURL); err != nil {
 			return nil, err
 		}
 	}
@@ -111,7 +108,7 @@ func NewOpenAIIssuer(cfg OpenAIConfig) (*OpenAIIssuer, error) {
 	// the caller's client keeps its own policy.
 	hc := *cfg.HTTP
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &OpenAIIssuer{
+	return &Issuer{
 		base:       base,
 		clientID:   cfg.ClientID,
 		http:       &hc,
@@ -126,16 +123,16 @@ func NewOpenAIIssuer(cfg OpenAIConfig) (*OpenAIIssuer, error) {
 func openaiCheckURL(field, raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", &InputError{Field: field, Reason: "must be an absolute http(s) URL without query or fragment"}
+		return "", &ConfigError{Field: field, Reason: "must be an absolute http(s) URL without query or fragment"}
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !openaiLoopback(u.Hostname()) {
-			return "", &InputError{Field: field, Reason: "plain http is allowed only on a loopback host"}
+			return "", &ConfigError{Field: field, Reason: "plain http is allowed only on a loopback host"}
 		}
 	default:
-		return "", &InputError{Field: field, Reason: "must be an https URL"}
+		return "", &ConfigError{Field: field, Reason: "must be an https URL"}
 	}
 	return u.String(), nil
 }
@@ -150,15 +147,15 @@ func openaiLoopback(host string) bool {
 }
 
 // Base is the issuer's base URL, without a trailing slash.
-func (o *OpenAIIssuer) Base() string { return o.base }
+func (o *Issuer) Base() string { return o.base }
 
 // IsDefault reports whether this is OpenAI's own issuer.
-func (o *OpenAIIssuer) IsDefault() bool { return o.base == DefaultIssuer }
+func (o *Issuer) IsDefault() bool { return o.base == DefaultIssuer }
 
 // AuthorizeURL builds the browser login URL: an authorization request
 // (RFC 6749 section 4.1.1) with a PKCE S256 challenge (RFC 7636 section
 // 4.3) and the parameters the Codex CLI adds.
-func (o *OpenAIIssuer) AuthorizeURL(r AuthorizeRequest) string {
+func (o *Issuer) AuthorizeURL(r oauth.AuthorizeRequest) string {
 	originator := r.Originator
 	if originator == "" {
 		originator = o.originator
@@ -190,13 +187,13 @@ type openaiTokenResponse struct {
 
 // Exchange redeems an authorization code with its PKCE verifier (RFC 6749
 // section 4.1.3, RFC 7636 section 4.5). The answer must carry all three
-// tokens; otherwise the error wraps ErrInvalidResponse.
+// tokens; otherwise the error wraps oauth.ErrInvalidResponse.
 //
 // It is not golang.org/x/oauth2's Config.Exchange: that flattens read and
 // parse failures into text, so a dropped connection could not be told from
 // a lying server without matching messages; every endpoint here shares one
 // error translation instead.
-func (o *OpenAIIssuer) Exchange(ctx context.Context, code, verifier, redirectURI string) (TokenSet, error) {
+func (o *Issuer) Exchange(ctx context.Context, code, verifier, redirectURI string) (oauth.TokenSet, error) {
 	form := url.Values{
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
@@ -206,21 +203,21 @@ func (o *OpenAIIssuer) Exchange(ctx context.Context, code, verifier, redirectURI
 	}
 	var tr openaiTokenResponse
 	if err := o.post(ctx, "code exchange", o.base+"/oauth/token", openaiForm(form), &tr); err != nil {
-		return TokenSet{}, err
+		return oauth.TokenSet{}, err
 	}
 	if err := openaiRequire("code exchange", map[string]string{
 		"id_token": tr.IDToken, "access_token": tr.AccessToken, "refresh_token": tr.RefreshToken,
 	}); err != nil {
-		return TokenSet{}, err
+		return oauth.TokenSet{}, err
 	}
-	return TokenSet(tr), nil
+	return oauth.TokenSet(tr), nil
 }
 
 // Refresh redeems a refresh token (RFC 6749 section 6). Like the Codex CLI
 // 0.171 it posts JSON; each returned token is optional (an empty one keeps
-// the stored value). A rejected token is an *IssuerError whose Permanent
+// the stored value). A rejected token is an *oauth.IssuerError whose Permanent
 // reports whether the session is dead.
-func (o *OpenAIIssuer) Refresh(ctx context.Context, refreshToken string, reason RefreshReason) (TokenSet, error) {
+func (o *Issuer) Refresh(ctx context.Context, refreshToken string, reason oauth.RefreshReason) (oauth.TokenSet, error) {
 	body := map[string]string{
 		"client_id":      o.clientID,
 		"grant_type":     "refresh_token",
@@ -229,14 +226,14 @@ func (o *OpenAIIssuer) Refresh(ctx context.Context, refreshToken string, reason 
 	}
 	var tr openaiTokenResponse
 	if err := o.post(ctx, "refresh", o.refreshURL, openaiJSON(body), &tr); err != nil {
-		return TokenSet{}, err
+		return oauth.TokenSet{}, err
 	}
-	return TokenSet(tr), nil
+	return oauth.TokenSet(tr), nil
 }
 
 // ExchangeAPIKey trades an ID token for an API key with a token exchange
 // (RFC 8693 section 2.1), as the Codex CLI does after a login.
-func (o *OpenAIIssuer) ExchangeAPIKey(ctx context.Context, idToken string) (string, error) {
+func (o *Issuer) ExchangeAPIKey(ctx context.Context, idToken string) (string, error) {
 	form := url.Values{
 		"grant_type":         {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"client_id":          {o.clientID},
@@ -258,17 +255,17 @@ func (o *OpenAIIssuer) ExchangeAPIKey(ctx context.Context, idToken string) (stri
 
 // Revoke revokes a token (RFC 7009 section 2.1) with the JSON body the
 // Codex CLI sends. An unknown token is success (RFC 7009 section 2.2).
-func (o *OpenAIIssuer) Revoke(ctx context.Context, token, hint string) error {
+func (o *Issuer) Revoke(ctx context.Context, token, hint string) error {
 	body := map[string]string{"token": token, "token_type_hint": hint, "client_id": o.clientID}
 	return o.post(ctx, "revoke", o.base+"/oauth/revoke", openaiJSON(body), nil)
 }
 
 // DeviceStart asks for a user code (OpenAI's device flow, not RFC 8628).
 // A 404 means device login is off for this workspace or server:
-// ErrDeviceCodeDisabled. The interval may be a string of seconds (as
+// oauth.ErrDeviceCodeDisabled. The interval may be a string of seconds (as
 // OpenAI sends) or a number; a missing or unusable one is 0, which the
 // polling loop replaces with its default.
-func (o *OpenAIIssuer) DeviceStart(ctx context.Context) (DeviceCode, error) {
+func (o *Issuer) DeviceStart(ctx context.Context) (oauth.DeviceCode, error) {
 	var r struct {
 		DeviceAuthID string          `json:"device_auth_id"`
 		UserCode     string          `json:"user_code"`
@@ -277,13 +274,13 @@ func (o *OpenAIIssuer) DeviceStart(ctx context.Context) (DeviceCode, error) {
 	}
 	err := o.post(ctx, "device code start", o.base+"/api/accounts/deviceauth/usercode",
 		openaiJSON(map[string]string{"client_id": o.clientID}), &r)
-	var ie *IssuerError
+	var ie *oauth.IssuerError
 	if errors.As(err, &ie) && ie.Status == http.StatusNotFound {
-		// Not the *IssuerError: callers see one kind of error, this one.
-		return DeviceCode{}, fmt.Errorf("%w (%s)", ErrDeviceCodeDisabled, httpStatusText(ie.Status))
+		// Not the *oauth.IssuerError: callers see one kind of error, this one.
+		return oauth.DeviceCode{}, fmt.Errorf("%w (%s)", oauth.ErrDeviceCodeDisabled, httpStatusText(ie.Status))
 	}
 	if err != nil {
-		return DeviceCode{}, err
+		return oauth.DeviceCode{}, err
 	}
 	if r.UserCode == "" {
 		r.UserCode = r.UserCodeAlt
@@ -291,9 +288,9 @@ func (o *OpenAIIssuer) DeviceStart(ctx context.Context) (DeviceCode, error) {
 	if err := openaiRequire("device code start", map[string]string{
 		"device_auth_id": r.DeviceAuthID, "user_code": r.UserCode,
 	}); err != nil {
-		return DeviceCode{}, err
+		return oauth.DeviceCode{}, err
 	}
-	return DeviceCode{
+	return oauth.DeviceCode{
 		DeviceAuthID:    r.DeviceAuthID,
 		UserCode:        r.UserCode,
 		VerificationURL: o.base + "/codex/device",
@@ -316,31 +313,31 @@ func openaiInterval(raw json.RawMessage) time.Duration {
 }
 
 // DevicePoll asks once whether the user approved the code. 403 and 404
-// mean pending (ErrDevicePending), as OpenAI answers; 200 carries an
+// mean pending (oauth.ErrDevicePending), as OpenAI answers; 200 carries an
 // authorization code and the server-made PKCE verifier, to exchange with
 // redirect_uri Base()+"/deviceauth/callback". Any other answer is an
-// *IssuerError (a denied code is 400 access_denied as RFC 8628 section
-// 3.5) or wraps ErrIssuerUnavailable.
-func (o *OpenAIIssuer) DevicePoll(ctx context.Context, dc DeviceCode) (DeviceGrant, error) {
+// *oauth.IssuerError (a denied code is 400 access_denied as RFC 8628 section
+// 3.5) or wraps oauth.ErrIssuerUnavailable.
+func (o *Issuer) DevicePoll(ctx context.Context, dc oauth.DeviceCode) (oauth.DeviceGrant, error) {
 	var r struct {
 		AuthorizationCode string `json:"authorization_code"`
 		CodeVerifier      string `json:"code_verifier"`
 	}
 	err := o.post(ctx, "device code poll", o.base+"/api/accounts/deviceauth/token",
 		openaiJSON(map[string]string{"device_auth_id": dc.DeviceAuthID, "user_code": dc.UserCode}), &r)
-	var ie *IssuerError
+	var ie *oauth.IssuerError
 	if errors.As(err, &ie) && (ie.Status == http.StatusForbidden || ie.Status == http.StatusNotFound) {
-		return DeviceGrant{}, ErrDevicePending
+		return oauth.DeviceGrant{}, oauth.ErrDevicePending
 	}
 	if err != nil {
-		return DeviceGrant{}, err
+		return oauth.DeviceGrant{}, err
 	}
 	if err := openaiRequire("device code poll", map[string]string{
 		"authorization_code": r.AuthorizationCode, "code_verifier": r.CodeVerifier,
 	}); err != nil {
-		return DeviceGrant{}, err
+		return oauth.DeviceGrant{}, err
 	}
-	return DeviceGrant{
+	return oauth.DeviceGrant{
 		AuthorizationCode: r.AuthorizationCode,
 		CodeVerifier:      r.CodeVerifier,
 		RedirectURI:       o.base + "/deviceauth/callback",
@@ -365,13 +362,13 @@ func openaiJSON(v map[string]string) openaiBody {
 // post sends body to endpoint and decodes a 2xx JSON answer into out (nil:
 // the body is ignored). It is the one place issuer answers become errors:
 //   - the caller's cancellation: an error wrapping context.Canceled;
-//   - network errors, timeouts, 5xx and 429: wrapping ErrIssuerUnavailable;
-//   - a redirect (3xx, never followed): wrapping ErrIssuerRedirect too;
-//   - other non-2xx: *IssuerError with the status and error code;
-//   - a 2xx body that is not the expected JSON: wrapping ErrInvalidResponse.
+//   - network errors, timeouts, 5xx and 429: wrapping oauth.ErrIssuerUnavailable;
+//   - a redirect (3xx, never followed): wrapping oauth.ErrIssuerRedirect too;
+//   - other non-2xx: *oauth.IssuerError with the status and error code;
+//   - a 2xx body that is not the expected JSON: wrapping oauth.ErrInvalidResponse.
 //
 // Error messages name the operation, never a token or a response body.
-func (o *OpenAIIssuer) post(ctx context.Context, op, endpoint string, body openaiBody, out any) error {
+func (o *Issuer) post(ctx context.Context, op, endpoint string, body openaiBody, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body.data))
 	if err != nil {
 		return fmt.Errorf("%s: building the request: %w", op, err)
@@ -389,21 +386,21 @@ func (o *OpenAIIssuer) post(ctx context.Context, op, endpoint string, body opena
 	}
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return fmt.Errorf("%w: %s: %s", ErrIssuerUnavailable, op, httpStatusText(resp.StatusCode))
+		return fmt.Errorf("%w: %s: %s", oauth.ErrIssuerUnavailable, op, httpStatusText(resp.StatusCode))
 	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
-		// Not followed (see NewOpenAIIssuer); the Location is not
+		// Not followed (see New); the Location is not
 		// repeated, it may carry what the request did.
-		return fmt.Errorf("%w: %w: %s: %s", ErrIssuerUnavailable, ErrIssuerRedirect, op, httpStatusText(resp.StatusCode))
+		return fmt.Errorf("%w: %w: %s: %s", oauth.ErrIssuerUnavailable, oauth.ErrIssuerRedirect, op, httpStatusText(resp.StatusCode))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return openaiIssuerError(resp.StatusCode, data)
 	case len(data) > openaiMaxBody:
-		return fmt.Errorf("%w: %s: the answer is too large", ErrInvalidResponse, op)
+		return fmt.Errorf("%w: %s: the answer is too large", oauth.ErrInvalidResponse, op)
 	case out == nil:
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		// The error from encoding/json may quote the body: keep only its kind.
-		return fmt.Errorf("%w: %s: the answer is not the expected JSON", ErrInvalidResponse, op)
+		return fmt.Errorf("%w: %s: the answer is not the expected JSON", oauth.ErrInvalidResponse, op)
 	}
 	return nil
 }
@@ -420,15 +417,15 @@ func openaiNetError(ctx context.Context, op string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err // the URL is the endpoint's; the op already names it
 	}
-	return fmt.Errorf("%w: %s: %w", ErrIssuerUnavailable, op, err)
+	return fmt.Errorf("%w: %s: %w", oauth.ErrIssuerUnavailable, op, err)
 }
 
 // openaiIssuerError parses an error answer: RFC 6749 section 5.2's
 // {"error": "invalid_grant", "error_description": ...} or OpenAI's
 // {"error": {"code": "refresh_token_reused", "message": ...}}. A body in
 // neither shape still gives the status.
-func openaiIssuerError(status int, data []byte) *IssuerError {
-	e := &IssuerError{Status: status}
+func openaiIssuerError(status int, data []byte) *oauth.IssuerError {
+	e := &oauth.IssuerError{Status: status}
 	var raw struct {
 		Error            json.RawMessage `json:"error"`
 		ErrorDescription string          `json:"error_description"`
@@ -468,7 +465,7 @@ func openaiClip(s string, n int) string {
 	return s
 }
 
-// openaiRequire fails with ErrInvalidResponse naming the first empty field
+// openaiRequire fails with oauth.ErrInvalidResponse naming the first empty field
 // (in a stable order).
 func openaiRequire(op string, fields map[string]string) error {
 	var missing []string
@@ -481,5 +478,15 @@ func openaiRequire(op string, fields map[string]string) error {
 		return nil
 	}
 	slices.Sort(missing)
-	return fmt.Errorf("%w: %s: the answer has no %s", ErrInvalidResponse, op, strings.Join(missing, ", "))
+	return fmt.Errorf("%w: %s: the answer has no %s", oauth.ErrInvalidResponse, op, strings.Join(missing, ", "))
 }
+
+// ConfigError: a Config field is wrong (the issuer URL, the HTTP client).
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Reason }
+
+func httpStatusText(code int) string { return fmt.Sprintf("HTTP %d", code) }

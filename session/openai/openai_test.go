@@ -1,7 +1,4 @@
-// openai_test.go: OpenAIIssuer against httptest servers that check each
-// request exactly, and its error translation.
-
-package session
+package openai
 
 import (
 	"context"
@@ -14,12 +11,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/session/oauth"
 	"github.com/codex-auth/codex-auth/store"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
@@ -35,7 +32,7 @@ type openaiSeen struct {
 
 // openaiTestServer answers every request with status and body and hands
 // the request it saw to the test.
-func openaiTestServer(t *testing.T, status int, body string) (*OpenAIIssuer, <-chan openaiSeen) {
+func openaiTestServer(t *testing.T, status int, body string) (*Issuer, <-chan openaiSeen) {
 	t.Helper()
 	seen := make(chan openaiSeen, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -69,11 +66,11 @@ func openaiTestServer(t *testing.T, status int, body string) (*OpenAIIssuer, <-c
 	return openaiNew(t, srv.URL, 5*time.Second), seen
 }
 
-func openaiNew(t *testing.T, base string, timeout time.Duration) *OpenAIIssuer {
+func openaiNew(t *testing.T, base string, timeout time.Duration) *Issuer {
 	t.Helper()
-	iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: base, HTTP: &http.Client{Timeout: timeout}})
+	iss, err := New(Config{Issuer: base, HTTP: &http.Client{Timeout: timeout}})
 	if err != nil {
-		t.Fatalf("NewOpenAIIssuer(%q): %v", base, err)
+		t.Fatalf("New(%q): %v", base, err)
 	}
 	return iss
 }
@@ -82,29 +79,29 @@ func TestOpenAIConfig(t *testing.T) {
 	client := &http.Client{Timeout: time.Second}
 	tests := []struct {
 		name      string
-		cfg       OpenAIConfig
+		cfg       Config
 		wantField string // "" means valid
 		wantBase  string
 	}{
-		{"defaults", OpenAIConfig{HTTP: client}, "", DefaultIssuer},
-		{"trailing slash", OpenAIConfig{HTTP: client, Issuer: "https://auth.example.com/"}, "", "https://auth.example.com"},
-		{"loopback http", OpenAIConfig{HTTP: client, Issuer: "http://127.0.0.1:8080"}, "", "http://127.0.0.1:8080"},
-		{"localhost http", OpenAIConfig{HTTP: client, Issuer: "http://localhost:8080"}, "", "http://localhost:8080"},
-		{"ipv6 loopback http", OpenAIConfig{HTTP: client, Issuer: "http://[::1]:8080"}, "", "http://[::1]:8080"},
-		{"no client", OpenAIConfig{}, "OpenAIConfig.HTTP", ""},
-		{"client without timeout", OpenAIConfig{HTTP: &http.Client{}}, "OpenAIConfig.HTTP", ""},
-		{"remote http", OpenAIConfig{HTTP: client, Issuer: "http://auth.example.com"}, "OpenAIConfig.Issuer", ""},
-		{"relative", OpenAIConfig{HTTP: client, Issuer: "auth.example.com"}, "OpenAIConfig.Issuer", ""},
-		{"query", OpenAIConfig{HTTP: client, Issuer: "https://auth.example.com/?x=1"}, "OpenAIConfig.Issuer", ""},
-		{"ftp", OpenAIConfig{HTTP: client, Issuer: "ftp://auth.example.com"}, "OpenAIConfig.Issuer", ""},
-		{"bad refresh URL", OpenAIConfig{HTTP: client, RefreshURL: "http://example.com/token"}, "OpenAIConfig.RefreshURL", ""},
+		{"defaults", Config{HTTP: client}, "", DefaultIssuer},
+		{"trailing slash", Config{HTTP: client, Issuer: "https://auth.example.com/"}, "", "https://auth.example.com"},
+		{"loopback http", Config{HTTP: client, Issuer: "http://127.0.0.1:8080"}, "", "http://127.0.0.1:8080"},
+		{"localhost http", Config{HTTP: client, Issuer: "http://localhost:8080"}, "", "http://localhost:8080"},
+		{"ipv6 loopback http", Config{HTTP: client, Issuer: "http://[::1]:8080"}, "", "http://[::1]:8080"},
+		{"no client", Config{}, "Config.HTTP", ""},
+		{"client without timeout", Config{HTTP: &http.Client{}}, "Config.HTTP", ""},
+		{"remote http", Config{HTTP: client, Issuer: "http://auth.example.com"}, "Config.Issuer", ""},
+		{"relative", Config{HTTP: client, Issuer: "auth.example.com"}, "Config.Issuer", ""},
+		{"query", Config{HTTP: client, Issuer: "https://auth.example.com/?x=1"}, "Config.Issuer", ""},
+		{"ftp", Config{HTTP: client, Issuer: "ftp://auth.example.com"}, "Config.Issuer", ""},
+		{"bad refresh URL", Config{HTTP: client, RefreshURL: "http://example.com/token"}, "Config.RefreshURL", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			iss, err := NewOpenAIIssuer(tt.cfg)
+			iss, err := New(tt.cfg)
 			if tt.wantField == "" {
 				if err != nil {
-					t.Fatalf("NewOpenAIIssuer: %v", err)
+					t.Fatalf("New: %v", err)
 				}
 				if got := iss.Base(); got != tt.wantBase {
 					t.Errorf("Base() = %q, want %q", got, tt.wantBase)
@@ -114,9 +111,9 @@ func TestOpenAIConfig(t *testing.T) {
 				}
 				return
 			}
-			var ie *InputError
-			if !errors.As(err, &ie) || ie.Field != tt.wantField || !errors.Is(err, ErrInvalidInput) {
-				t.Fatalf("NewOpenAIIssuer error = %v, want an InputError on %s", err, tt.wantField)
+			var ie *ConfigError
+			if !errors.As(err, &ie) || ie.Field != tt.wantField {
+				t.Fatalf("New error = %v, want an InputError on %s", err, tt.wantField)
 			}
 		})
 	}
@@ -127,12 +124,12 @@ func TestOpenAIAuthorizeURL(t *testing.T) {
 	verifier := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B
 	tests := []struct {
 		name  string
-		req   AuthorizeRequest
+		req   oauth.AuthorizeRequest
 		extra map[string]string
 	}{
-		{"plain", AuthorizeRequest{RedirectURI: "http://localhost:1455/auth/callback", State: "st", Verifier: verifier},
+		{"plain", oauth.AuthorizeRequest{RedirectURI: "http://localhost:1455/auth/callback", State: "st", Verifier: verifier},
 			map[string]string{"originator": DefaultOriginator}},
-		{"workspaces and originator", AuthorizeRequest{RedirectURI: "http://localhost:1457/auth/callback", State: "st",
+		{"workspaces and originator", oauth.AuthorizeRequest{RedirectURI: "http://localhost:1457/auth/callback", State: "st",
 			Verifier: verifier, AllowedWorkspaces: []string{"ws-a", "ws-b"}, Originator: "codex_vscode"},
 			map[string]string{"originator": "codex_vscode", "allowed_workspace_id": "ws-a,ws-b"}},
 	}
@@ -172,7 +169,7 @@ func TestOpenAIAuthorizeURL(t *testing.T) {
 
 func TestOpenAIRequests(t *testing.T) {
 	tokens := `{"id_token":"idt","access_token":"at","refresh_token":"rt","token_type":"Bearer","expires_in":3600}`
-	type call func(ctx context.Context, iss *OpenAIIssuer) (any, error)
+	type call func(ctx context.Context, iss *Issuer) (any, error)
 	tests := []struct {
 		name   string
 		status int
@@ -182,29 +179,29 @@ func TestOpenAIRequests(t *testing.T) {
 		seen   openaiSeen
 	}{
 		{"exchange", 200, tokens,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
+			func(ctx context.Context, iss *Issuer) (any, error) {
 				return iss.Exchange(ctx, "the-code", "the-verifier", "http://localhost:1455/auth/callback")
 			},
-			TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"},
+			oauth.TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"},
 			openaiSeen{"POST", "/oauth/token", "application/x-www-form-urlencoded", map[string]string{
 				"grant_type": "authorization_code", "code": "the-code", "code_verifier": "the-verifier",
 				"redirect_uri": "http://localhost:1455/auth/callback", "client_id": DefaultClientID}}},
 		{"refresh rotates all", 200, tokens,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
-				return iss.Refresh(ctx, "old-rt", RefreshProactive)
+			func(ctx context.Context, iss *Issuer) (any, error) {
+				return iss.Refresh(ctx, "old-rt", oauth.RefreshProactive)
 			},
-			TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"},
+			oauth.TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"},
 			openaiSeen{"POST", "/oauth/token", "application/json", map[string]string{
 				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID, "refresh_reason": "proactive_expiry"}}},
 		{"refresh with only an access token", 200, `{"access_token":"at2"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
-				return iss.Refresh(ctx, "old-rt", RefreshForced)
+			func(ctx context.Context, iss *Issuer) (any, error) {
+				return iss.Refresh(ctx, "old-rt", oauth.RefreshForced)
 			},
-			TokenSet{AccessToken: "at2"},
+			oauth.TokenSet{AccessToken: "at2"},
 			openaiSeen{"POST", "/oauth/token", "application/json", map[string]string{
 				"grant_type": "refresh_token", "refresh_token": "old-rt", "client_id": DefaultClientID, "refresh_reason": "forced"}}},
 		{"api key", 200, `{"access_token":"sk-proj-abc","token_type":"Bearer"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.ExchangeAPIKey(ctx, "idt") },
+			func(ctx context.Context, iss *Issuer) (any, error) { return iss.ExchangeAPIKey(ctx, "idt") },
 			"sk-proj-abc",
 			openaiSeen{"POST", "/oauth/token", "application/x-www-form-urlencoded", map[string]string{
 				"grant_type":      "urn:ietf:params:oauth:grant-type:token-exchange",
@@ -212,39 +209,39 @@ func TestOpenAIRequests(t *testing.T) {
 				"requested_token": "openai-api-key", "subject_token": "idt",
 				"subject_token_type": "urn:ietf:params:oauth:token-type:id_token"}}},
 		{"revoke", 200, `{}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
+			func(ctx context.Context, iss *Issuer) (any, error) {
 				return nil, iss.Revoke(ctx, "rt", "refresh_token")
 			},
 			nil,
 			openaiSeen{"POST", "/oauth/revoke", "application/json", map[string]string{
 				"token": "rt", "token_type_hint": "refresh_token", "client_id": DefaultClientID}}},
 		{"revoke with an empty body", 200, ``,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
+			func(ctx context.Context, iss *Issuer) (any, error) {
 				return nil, iss.Revoke(ctx, "at", "access_token")
 			},
 			nil,
 			openaiSeen{"POST", "/oauth/revoke", "application/json", map[string]string{
 				"token": "at", "token_type_hint": "access_token", "client_id": DefaultClientID}}},
 		{"device start, string interval", 200, `{"device_auth_id":"da-1","user_code":"ABCD-EFGH","interval":"7"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.DeviceStart(ctx) },
-			DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD-EFGH", VerificationURL: "BASE/codex/device", Interval: 7 * time.Second},
+			func(ctx context.Context, iss *Issuer) (any, error) { return iss.DeviceStart(ctx) },
+			oauth.DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD-EFGH", VerificationURL: "BASE/codex/device", Interval: 7 * time.Second},
 			openaiSeen{"POST", "/api/accounts/deviceauth/usercode", "application/json", map[string]string{
 				"client_id": DefaultClientID}}},
 		{"device start, number interval, usercode alias", 200, `{"device_auth_id":"da-1","usercode":"ABCD","interval":3}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.DeviceStart(ctx) },
-			DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD", VerificationURL: "BASE/codex/device", Interval: 3 * time.Second},
+			func(ctx context.Context, iss *Issuer) (any, error) { return iss.DeviceStart(ctx) },
+			oauth.DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD", VerificationURL: "BASE/codex/device", Interval: 3 * time.Second},
 			openaiSeen{"POST", "/api/accounts/deviceauth/usercode", "application/json", map[string]string{
 				"client_id": DefaultClientID}}},
 		{"device start, bad interval", 200, `{"device_auth_id":"da-1","user_code":"ABCD","interval":"soon"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) { return iss.DeviceStart(ctx) },
-			DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD", VerificationURL: "BASE/codex/device"},
+			func(ctx context.Context, iss *Issuer) (any, error) { return iss.DeviceStart(ctx) },
+			oauth.DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD", VerificationURL: "BASE/codex/device"},
 			openaiSeen{"POST", "/api/accounts/deviceauth/usercode", "application/json", map[string]string{
 				"client_id": DefaultClientID}}},
 		{"device poll approved", 200, `{"authorization_code":"ac","code_challenge":"cc","code_verifier":"cv"}`,
-			func(ctx context.Context, iss *OpenAIIssuer) (any, error) {
-				return iss.DevicePoll(ctx, DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD"})
+			func(ctx context.Context, iss *Issuer) (any, error) {
+				return iss.DevicePoll(ctx, oauth.DeviceCode{DeviceAuthID: "da-1", UserCode: "ABCD"})
 			},
-			DeviceGrant{AuthorizationCode: "ac", CodeVerifier: "cv", RedirectURI: "BASE/deviceauth/callback"},
+			oauth.DeviceGrant{AuthorizationCode: "ac", CodeVerifier: "cv", RedirectURI: "BASE/deviceauth/callback"},
 			openaiSeen{"POST", "/api/accounts/deviceauth/token", "application/json", map[string]string{
 				"device_auth_id": "da-1", "user_code": "ABCD"}}},
 	}
@@ -257,10 +254,10 @@ func TestOpenAIRequests(t *testing.T) {
 			}
 			want := tt.want
 			switch w := want.(type) {
-			case DeviceCode:
+			case oauth.DeviceCode:
 				w.VerificationURL = strings.Replace(w.VerificationURL, "BASE", iss.Base(), 1)
 				want = w
-			case DeviceGrant:
+			case oauth.DeviceGrant:
 				w.RedirectURI = strings.Replace(w.RedirectURI, "BASE", iss.Base(), 1)
 				want = w
 			}
@@ -283,7 +280,7 @@ func TestOpenAIRefreshURLOverride(t *testing.T) {
 		io.WriteString(w, `{"access_token":"from-override"}`)
 	}))
 	defer refresh.Close()
-	iss, err := NewOpenAIIssuer(OpenAIConfig{
+	iss, err := New(Config{
 		Issuer:     "http://127.0.0.1:9", // nothing listens: only the override may be called
 		RefreshURL: refresh.URL + "/custom/refresh",
 		HTTP:       &http.Client{Timeout: 5 * time.Second},
@@ -291,11 +288,11 @@ func TestOpenAIRefreshURLOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := iss.Refresh(t.Context(), "rt", RefreshProactive)
+	got, err := iss.Refresh(t.Context(), "rt", oauth.RefreshProactive)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
-	if diff := cmp.Diff(TokenSet{AccessToken: "from-override"}, got); diff != "" {
+	if diff := cmp.Diff(oauth.TokenSet{AccessToken: "from-override"}, got); diff != "" {
 		t.Errorf("Refresh (-want +got):\n%s", diff)
 	}
 	select {
@@ -308,7 +305,7 @@ func TestOpenAIRefreshURLOverride(t *testing.T) {
 // openaiErrCheck describes the error a call must return.
 type openaiErrCheck struct {
 	unavailable, invalid, pending, disabled bool
-	issuer                                  *IssuerError // compared when set
+	issuer                                  *oauth.IssuerError // compared when set
 	permanent                               bool
 }
 
@@ -321,28 +318,28 @@ func (c openaiErrCheck) check(t *testing.T, err error) {
 		want bool
 		err  error
 	}{
-		{c.unavailable, ErrIssuerUnavailable},
-		{c.invalid, ErrInvalidResponse},
-		{c.pending, ErrDevicePending},
-		{c.disabled, ErrDeviceCodeDisabled},
+		{c.unavailable, oauth.ErrIssuerUnavailable},
+		{c.invalid, oauth.ErrInvalidResponse},
+		{c.pending, oauth.ErrDevicePending},
+		{c.disabled, oauth.ErrDeviceCodeDisabled},
 	} {
 		if got := errors.Is(err, s.err); got != s.want {
 			t.Errorf("errors.Is(%v, %q) = %v, want %v", err, s.err, got, s.want)
 		}
 	}
-	var ie *IssuerError
+	var ie *oauth.IssuerError
 	if c.issuer != nil {
 		if !errors.As(err, &ie) {
-			t.Fatalf("error %v is not an *IssuerError", err)
+			t.Fatalf("error %v is not an *oauth.IssuerError", err)
 		}
 		if diff := cmp.Diff(c.issuer, ie); diff != "" {
-			t.Errorf("IssuerError (-want +got):\n%s", diff)
+			t.Errorf("oauth.IssuerError (-want +got):\n%s", diff)
 		}
 		if got := ie.Permanent(); got != c.permanent {
 			t.Errorf("Permanent() = %v, want %v", got, c.permanent)
 		}
 	} else if errors.As(err, &ie) {
-		t.Errorf("error %v is an *IssuerError; want none", err)
+		t.Errorf("error %v is an *oauth.IssuerError; want none", err)
 	}
 	for _, secret := range []string{"SECRET", "rt-old", "the-verifier"} {
 		if strings.Contains(err.Error(), secret) {
@@ -351,11 +348,11 @@ func (c openaiErrCheck) check(t *testing.T, err error) {
 	}
 }
 
-// checkCode is check comparing only the IssuerError's status and code
+// checkCode is check comparing only the oauth.IssuerError's status and code
 // (and not its Description, which is the server's prose).
 func (c openaiErrCheck) checkCode(t *testing.T, err error) {
 	t.Helper()
-	var ie *IssuerError
+	var ie *oauth.IssuerError
 	if c.issuer != nil && errors.As(err, &ie) {
 		want := *c.issuer
 		want.Description = ie.Description
@@ -368,49 +365,49 @@ func (c openaiErrCheck) checkCode(t *testing.T, err error) {
 }
 
 func TestOpenAIErrors(t *testing.T) {
-	refresh := func(ctx context.Context, iss *OpenAIIssuer) error {
-		_, err := iss.Refresh(ctx, "rt-old", RefreshProactive)
+	refresh := func(ctx context.Context, iss *Issuer) error {
+		_, err := iss.Refresh(ctx, "rt-old", oauth.RefreshProactive)
 		return err
 	}
-	exchange := func(ctx context.Context, iss *OpenAIIssuer) error {
+	exchange := func(ctx context.Context, iss *Issuer) error {
 		_, err := iss.Exchange(ctx, "code", "the-verifier", "http://localhost:1455/auth/callback")
 		return err
 	}
-	start := func(ctx context.Context, iss *OpenAIIssuer) error {
+	start := func(ctx context.Context, iss *Issuer) error {
 		_, err := iss.DeviceStart(ctx)
 		return err
 	}
-	poll := func(ctx context.Context, iss *OpenAIIssuer) error {
-		_, err := iss.DevicePoll(ctx, DeviceCode{DeviceAuthID: "da", UserCode: "UC"})
+	poll := func(ctx context.Context, iss *Issuer) error {
+		_, err := iss.DevicePoll(ctx, oauth.DeviceCode{DeviceAuthID: "da", UserCode: "UC"})
 		return err
 	}
-	apiKey := func(ctx context.Context, iss *OpenAIIssuer) error {
+	apiKey := func(ctx context.Context, iss *Issuer) error {
 		_, err := iss.ExchangeAPIKey(ctx, "idt")
 		return err
 	}
 	tests := []struct {
 		name   string
-		call   func(context.Context, *OpenAIIssuer) error
+		call   func(context.Context, *Issuer) error
 		status int
 		body   string
 		want   openaiErrCheck
 	}{
 		{"refresh reused (OpenAI shape)", refresh, 401,
 			`{"error":{"code":"refresh_token_reused","message":"already used","type":"invalid_request_error"}}`,
-			openaiErrCheck{issuer: &IssuerError{401, "refresh_token_reused", "already used"}, permanent: true}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 401, Code: "refresh_token_reused", Description: "already used"}, permanent: true}},
 		{"refresh expired, 400 (OpenAI shape)", refresh, 400,
 			`{"error":{"code":"refresh_token_expired","message":"expired"}}`,
-			openaiErrCheck{issuer: &IssuerError{400, "refresh_token_expired", "expired"}, permanent: true}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "refresh_token_expired", Description: "expired"}, permanent: true}},
 		{"refresh invalid_grant (RFC 6749 shape)", refresh, 400,
 			`{"error":"invalid_grant","error_description":"bad token"}`,
-			openaiErrCheck{issuer: &IssuerError{400, "invalid_grant", "bad token"}, permanent: true}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "invalid_grant", Description: "bad token"}, permanent: true}},
 		{"refresh invalid_request is not permanent", refresh, 400,
 			`{"error":"invalid_request"}`,
-			openaiErrCheck{issuer: &IssuerError{Status: 400, Code: "invalid_request"}}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "invalid_request"}}},
 		{"refresh 401 without a body is permanent", refresh, 401, ``,
-			openaiErrCheck{issuer: &IssuerError{Status: 401}, permanent: true}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 401}, permanent: true}},
 		{"refresh 403 html", refresh, 403, `<html>SECRET</html>`,
-			openaiErrCheck{issuer: &IssuerError{Status: 403}}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 403}}},
 		{"refresh 500", refresh, 500, `{"error":"server_error","error_description":"SECRET"}`,
 			openaiErrCheck{unavailable: true}},
 		{"refresh 502", refresh, 502, `bad gateway`, openaiErrCheck{unavailable: true}},
@@ -424,7 +421,7 @@ func TestOpenAIErrors(t *testing.T) {
 			openaiErrCheck{invalid: true}},
 		{"exchange empty object", exchange, 200, `{}`, openaiErrCheck{invalid: true}},
 		{"exchange invalid_grant", exchange, 400, `{"error":"invalid_grant","error_description":"code used"}`,
-			openaiErrCheck{issuer: &IssuerError{400, "invalid_grant", "code used"}, permanent: true}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "invalid_grant", Description: "code used"}, permanent: true}},
 		{"api key missing", apiKey, 200, `{"token_type":"Bearer"}`, openaiErrCheck{invalid: true}},
 		{"device start 404", start, 404, `{"error":"not_found"}`,
 			openaiErrCheck{disabled: true}},
@@ -434,7 +431,7 @@ func TestOpenAIErrors(t *testing.T) {
 		{"device poll 403 pending", poll, 403, `{"error":"authorization_pending"}`, openaiErrCheck{pending: true}},
 		{"device poll 404 pending", poll, 404, ``, openaiErrCheck{pending: true}},
 		{"device poll denied", poll, 400, `{"error":"access_denied"}`,
-			openaiErrCheck{issuer: &IssuerError{Status: 400, Code: "access_denied"}}},
+			openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "access_denied"}}},
 		{"device poll 503", poll, 503, ``, openaiErrCheck{unavailable: true}},
 		{"device poll missing verifier", poll, 200, `{"authorization_code":"SECRET"}`, openaiErrCheck{invalid: true}},
 	}
@@ -454,7 +451,7 @@ func TestOpenAINetworkErrors(t *testing.T) {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		_, err = openaiNew(t, "http://"+addr, 5*time.Second).Refresh(t.Context(), "rt-old", RefreshProactive)
+		_, err = openaiNew(t, "http://"+addr, 5*time.Second).Refresh(t.Context(), "rt-old", oauth.RefreshProactive)
 		openaiErrCheck{unavailable: true}.check(t, err)
 	})
 	t.Run("connection dropped before answering", func(t *testing.T) {
@@ -476,7 +473,7 @@ func TestOpenAINetworkErrors(t *testing.T) {
 			// returning short of Content-Length makes the server close the connection
 		}))
 		defer srv.Close()
-		_, err := openaiNew(t, srv.URL, 5*time.Second).Refresh(t.Context(), "rt-old", RefreshProactive)
+		_, err := openaiNew(t, srv.URL, 5*time.Second).Refresh(t.Context(), "rt-old", oauth.RefreshProactive)
 		openaiErrCheck{unavailable: true}.check(t, err)
 	})
 	t.Run("hanging server, short client timeout", func(t *testing.T) {
@@ -518,17 +515,17 @@ func TestOpenAINetworkErrors(t *testing.T) {
 		defer close(block)
 		ctx, cancel := context.WithCancel(t.Context())
 		go cancel()
-		_, err := openaiNew(t, srv.URL, time.Minute).DevicePoll(ctx, DeviceCode{DeviceAuthID: "d", UserCode: "u"})
-		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrIssuerUnavailable) {
-			t.Errorf("DevicePoll error = %v, want context.Canceled and not ErrIssuerUnavailable", err)
+		_, err := openaiNew(t, srv.URL, time.Minute).DevicePoll(ctx, oauth.DeviceCode{DeviceAuthID: "d", UserCode: "u"})
+		if !errors.Is(err, context.Canceled) || errors.Is(err, oauth.ErrIssuerUnavailable) {
+			t.Errorf("DevicePoll error = %v, want context.Canceled and not oauth.ErrIssuerUnavailable", err)
 		}
 	})
 }
 
 // Against the local issuer (internal/issuer), strict like OpenAI's.
 
-// openaiLocal starts a local issuer and an OpenAIIssuer pointed at it.
-func openaiLocal(t *testing.T, cfg issuer.Config) (*issuer.Server, *OpenAIIssuer) {
+// openaiLocal starts a local issuer and an Issuer pointed at it.
+func openaiLocal(t *testing.T, cfg issuer.Config) (*issuer.Server, *Issuer) {
 	t.Helper()
 	srv, err := issuer.New(cfg)
 	if err != nil {
@@ -545,13 +542,13 @@ func openaiLocal(t *testing.T, cfg issuer.Config) (*issuer.Server, *OpenAIIssuer
 // openaiAuthorize does the browser's part of a login: GET the authorize
 // URL without following the redirect and read the code from Location,
 // checking the state came back.
-func openaiAuthorize(t *testing.T, iss *OpenAIIssuer, redirect, verifier string) string {
+func openaiAuthorize(t *testing.T, iss *Issuer, redirect, verifier string) string {
 	t.Helper()
 	browser := &http.Client{
 		Timeout:       5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := browser.Get(iss.AuthorizeURL(AuthorizeRequest{RedirectURI: redirect, State: "state-1", Verifier: verifier}))
+	resp, err := browser.Get(iss.AuthorizeURL(oauth.AuthorizeRequest{RedirectURI: redirect, State: "state-1", Verifier: verifier}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +569,7 @@ func openaiAuthorize(t *testing.T, iss *OpenAIIssuer, redirect, verifier string)
 }
 
 // openaiLogin signs in through the browser flow and returns the tokens.
-func openaiLogin(t *testing.T, iss *OpenAIIssuer) TokenSet {
+func openaiLogin(t *testing.T, iss *Issuer) oauth.TokenSet {
 	t.Helper()
 	const redirect = "http://localhost:1455/auth/callback" // never contacted
 	verifier := oauth2.GenerateVerifier()
@@ -583,7 +580,7 @@ func openaiLogin(t *testing.T, iss *OpenAIIssuer) TokenSet {
 	return ts
 }
 
-func openaiEmail(t *testing.T, ts TokenSet) string {
+func openaiEmail(t *testing.T, ts oauth.TokenSet) string {
 	t.Helper()
 	c, err := store.ParseIDToken(ts.IDToken)
 	if err != nil {
@@ -610,14 +607,14 @@ func TestOpenAILocalBrowserLogin(t *testing.T) {
 		const redirect = "http://localhost:1455/auth/callback"
 		code := openaiAuthorize(t, iss, redirect, oauth2.GenerateVerifier())
 		_, err := iss.Exchange(t.Context(), code, oauth2.GenerateVerifier(), redirect)
-		openaiErrCheck{issuer: &IssuerError{Status: 400, Code: "invalid_grant"}, permanent: true}.checkCode(t, err)
+		openaiErrCheck{issuer: &oauth.IssuerError{Status: 400, Code: "invalid_grant"}, permanent: true}.checkCode(t, err)
 	})
 }
 
 func TestOpenAILocalRefresh(t *testing.T) {
 	_, iss := openaiLocal(t, issuer.Config{})
 	first := openaiLogin(t, iss)
-	second, err := iss.Refresh(t.Context(), first.RefreshToken, RefreshProactive)
+	second, err := iss.Refresh(t.Context(), first.RefreshToken, oauth.RefreshProactive)
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -626,10 +623,10 @@ func TestOpenAILocalRefresh(t *testing.T) {
 			second.RefreshToken != "", second.RefreshToken != first.RefreshToken, second.AccessToken != "")
 	}
 	// Redeeming the old token again is reuse: permanent, and it kills the family.
-	_, err = iss.Refresh(t.Context(), first.RefreshToken, RefreshProactive)
-	openaiErrCheck{issuer: &IssuerError{Status: 401, Code: "refresh_token_reused"}, permanent: true}.checkCode(t, err)
-	_, err = iss.Refresh(t.Context(), second.RefreshToken, RefreshProactive)
-	openaiErrCheck{issuer: &IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
+	_, err = iss.Refresh(t.Context(), first.RefreshToken, oauth.RefreshProactive)
+	openaiErrCheck{issuer: &oauth.IssuerError{Status: 401, Code: "refresh_token_reused"}, permanent: true}.checkCode(t, err)
+	_, err = iss.Refresh(t.Context(), second.RefreshToken, oauth.RefreshProactive)
+	openaiErrCheck{issuer: &oauth.IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
 }
 
 func TestOpenAILocalRevoke(t *testing.T) {
@@ -638,8 +635,8 @@ func TestOpenAILocalRevoke(t *testing.T) {
 	if err := iss.Revoke(t.Context(), ts.RefreshToken, "refresh_token"); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	_, err := iss.Refresh(t.Context(), ts.RefreshToken, RefreshProactive)
-	openaiErrCheck{issuer: &IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
+	_, err := iss.Refresh(t.Context(), ts.RefreshToken, oauth.RefreshProactive)
+	openaiErrCheck{issuer: &oauth.IssuerError{Status: 401}, permanent: true}.checkCode(t, err)
 	if err := iss.Revoke(t.Context(), "never-issued", "refresh_token"); err != nil {
 		t.Errorf("Revoke of an unknown token: %v, want success (RFC 7009 section 2.2)", err)
 	}
@@ -665,7 +662,7 @@ func TestOpenAILocalFaults(t *testing.T) {
 			if err := srv.SetFaults(issuer.Faults{tt.fault}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := iss.Refresh(t.Context(), ts.RefreshToken, RefreshProactive)
+			_, err := iss.Refresh(t.Context(), ts.RefreshToken, oauth.RefreshProactive)
 			tt.want.check(t, err)
 		})
 	}
@@ -688,152 +685,11 @@ func TestOpenAILocalFaults(t *testing.T) {
 	})
 }
 
-// openaiPollSignal wraps h and closes the channel once the n-th device
-// poll has arrived (before it is answered).
-func openaiPollSignal(h http.Handler, n int) (http.Handler, <-chan struct{}) {
-	reached := make(chan struct{})
-	var mu sync.Mutex
-	polls := 0
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/api/accounts/deviceauth/token" {
-			mu.Lock()
-			polls++
-			if polls == n {
-				close(reached)
-			}
-			mu.Unlock()
-		}
-		h.ServeHTTP(w, r)
-	}), reached
-}
-
-// openaiGuard fails the test when ch yields nothing for a long time: a
-// guard against a hang, never what makes a test pass.
-func openaiGuard[T any](t *testing.T, what string, ch <-chan T) T {
-	t.Helper()
-	guard := time.NewTimer(20 * time.Second)
-	defer guard.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-guard.C:
-		t.Fatalf("%s: still waiting after 20s", what)
-		panic("unreachable")
-	}
-}
-
-func TestOpenAILocalDevice(t *testing.T) {
-	tests := []struct {
-		name    string
-		decide  func(srv *issuer.Server, userCode string) error
-		wantErr error // nil: success
-	}{
-		{"pending then approved", (*issuer.Server).ApproveDevice, nil},
-		{"denied", (*issuer.Server).DenyDevice, ErrDeviceDenied},
-		{"expired", func(srv *issuer.Server, _ string) error { srv.Advance(16 * time.Minute); return nil }, ErrDeviceExpired},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, err := issuer.New(issuer.Config{Users: []issuer.User{{Email: "dev@example.com"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The 3rd poll: one by hand below, one by the flow that must be
-			// pending, then the one the decision is for (or a later one).
-			h, polled := openaiPollSignal(srv.Handler(), 3)
-			hs := httptest.NewServer(h)
-			defer hs.Close()
-			iss := openaiNew(t, hs.URL, 5*time.Second)
-
-			dc, err := iss.DeviceStart(t.Context())
-			if err != nil {
-				t.Fatalf("DeviceStart: %v", err)
-			}
-			if dc.VerificationURL != hs.URL+"/codex/device" || dc.Interval != 5*time.Second || dc.UserCode == "" || dc.DeviceAuthID == "" {
-				t.Errorf("DeviceStart = {URL %q, interval %v, code set %v, id set %v}, want %s/codex/device, 5s, set, set",
-					dc.VerificationURL, dc.Interval, dc.UserCode != "", dc.DeviceAuthID != "", hs.URL)
-			}
-			if _, err := iss.DevicePoll(t.Context(), dc); !errors.Is(err, ErrDevicePending) {
-				t.Fatalf("first DevicePoll = %v, want ErrDevicePending", err)
-			}
-			// Poll fast in real time: the wait itself is tested in virtual time.
-			dc.Interval = 5 * time.Millisecond
-			type result struct {
-				ts  TokenSet
-				err error
-			}
-			done := make(chan result, 1)
-			go func() {
-				ts, err := RunDeviceFlow(t.Context(), iss, dc, DeviceOptions{})
-				done <- result{ts, err}
-			}()
-			openaiGuard(t, "the flow's second poll", polled)
-			if err := tt.decide(srv, dc.UserCode); err != nil {
-				t.Fatal(err)
-			}
-			r := openaiGuard(t, "RunDeviceFlow", done)
-			if tt.wantErr != nil {
-				if !errors.Is(r.err, tt.wantErr) || !errors.Is(r.err, ErrLoginFailed) {
-					t.Errorf("RunDeviceFlow error = %v, want %v", r.err, tt.wantErr)
-				}
-				return
-			}
-			if r.err != nil {
-				t.Fatalf("RunDeviceFlow: %v", r.err)
-			}
-			if got := openaiEmail(t, r.ts); got != "dev@example.com" {
-				t.Errorf("signed in as %q, want dev@example.com", got)
-			}
-			if got := srv.Stats(); got.DeviceApprovals != 1 || got.CodesRedeemed != 1 {
-				t.Errorf("issuer stats: %d approvals, %d codes redeemed; want 1 and 1", got.DeviceApprovals, got.CodesRedeemed)
-			}
-		})
-	}
-	t.Run("disabled", func(t *testing.T) {
-		_, iss := openaiLocal(t, issuer.Config{DeviceDisabled: true})
-		_, err := iss.DeviceStart(t.Context())
-		if !errors.Is(err, ErrDeviceCodeDisabled) {
-			t.Errorf("DeviceStart error = %v, want ErrDeviceCodeDisabled", err)
-		}
-	})
-	t.Run("cancel mid-poll", func(t *testing.T) {
-		srv, err := issuer.New(issuer.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, polled := openaiPollSignal(srv.Handler(), 1)
-		hs := httptest.NewServer(h)
-		defer hs.Close()
-		defer srv.Close() // ends the hung request before hs.Close waits for it
-		iss := openaiNew(t, hs.URL, time.Hour)
-		dc, err := iss.DeviceStart(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.SetFaults(issuer.Faults{{Kind: issuer.FaultHang, Path: "/api/accounts/deviceauth/token"}}); err != nil {
-			t.Fatal(err)
-		}
-		dc.Interval = time.Millisecond
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() {
-			_, err := RunDeviceFlow(ctx, iss, dc, DeviceOptions{})
-			done <- err
-		}()
-		openaiGuard(t, "the first poll", polled)
-		cancel()
-		// With an hour-long client timeout, only the cancellation can end the poll.
-		if err := openaiGuard(t, "RunDeviceFlow after cancel", done); !errors.Is(err, context.Canceled) {
-			t.Errorf("RunDeviceFlow error = %v, want context.Canceled", err)
-		}
-	})
-}
-
 // TestOpenAINoRedirects: a 3xx from the issuer is never followed (the
 // request carries a refresh token, a code verifier or an ID token; a 307
 // or 308 would re-send it, to any host, over plain http too), whatever
-// the HTTP client's own redirect policy; it is ErrIssuerRedirect, which
-// is also ErrIssuerUnavailable (-32012).
+// the HTTP client's own redirect policy; it is oauth.ErrIssuerRedirect, which
+// is also oauth.ErrIssuerUnavailable (-32012).
 func TestOpenAINoRedirects(t *testing.T) {
 	var stolen atomic.Int32
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -843,23 +699,23 @@ func TestOpenAINoRedirects(t *testing.T) {
 		io.WriteString(w, `{"id_token":"x","access_token":"y","refresh_token":"z","device_auth_id":"d","user_code":"u","interval":"5","authorization_code":"c","code_challenge":"cc","code_verifier":"v"}`)
 	}))
 	defer elsewhere.Close()
-	calls := map[string]func(context.Context, *OpenAIIssuer) error{
-		"refresh": func(ctx context.Context, iss *OpenAIIssuer) error {
-			_, err := iss.Refresh(ctx, "rt-old", RefreshProactive)
+	calls := map[string]func(context.Context, *Issuer) error{
+		"refresh": func(ctx context.Context, iss *Issuer) error {
+			_, err := iss.Refresh(ctx, "rt-old", oauth.RefreshProactive)
 			return err
 		},
-		"exchange": func(ctx context.Context, iss *OpenAIIssuer) error {
+		"exchange": func(ctx context.Context, iss *Issuer) error {
 			_, err := iss.Exchange(ctx, "code", "the-verifier", "http://localhost:1455/auth/callback")
 			return err
 		},
-		"api key": func(ctx context.Context, iss *OpenAIIssuer) error {
+		"api key": func(ctx context.Context, iss *Issuer) error {
 			_, err := iss.ExchangeAPIKey(ctx, "idt")
 			return err
 		},
-		"revoke":       func(ctx context.Context, iss *OpenAIIssuer) error { return iss.Revoke(ctx, "rt", "refresh_token") },
-		"device start": func(ctx context.Context, iss *OpenAIIssuer) error { _, err := iss.DeviceStart(ctx); return err },
-		"device poll": func(ctx context.Context, iss *OpenAIIssuer) error {
-			_, err := iss.DevicePoll(ctx, DeviceCode{DeviceAuthID: "da", UserCode: "UC"})
+		"revoke":       func(ctx context.Context, iss *Issuer) error { return iss.Revoke(ctx, "rt", "refresh_token") },
+		"device start": func(ctx context.Context, iss *Issuer) error { _, err := iss.DeviceStart(ctx); return err },
+		"device poll": func(ctx context.Context, iss *Issuer) error {
+			_, err := iss.DevicePoll(ctx, oauth.DeviceCode{DeviceAuthID: "da", UserCode: "UC"})
 			return err
 		},
 	}
@@ -869,14 +725,14 @@ func TestOpenAINoRedirects(t *testing.T) {
 			http.Redirect(w, r, elsewhere.URL+r.URL.Path, status)
 		}))
 		// A plain client: it follows redirects by default.
-		iss, err := NewOpenAIIssuer(OpenAIConfig{Issuer: redirector.URL, HTTP: &http.Client{Timeout: 5 * time.Second}})
+		iss, err := New(Config{Issuer: redirector.URL, HTTP: &http.Client{Timeout: 5 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for name, call := range calls {
 			err := call(t.Context(), iss)
-			if !errors.Is(err, ErrIssuerRedirect) || !errors.Is(err, ErrIssuerUnavailable) {
-				t.Errorf("%s answered %d: error %v, want ErrIssuerRedirect and ErrIssuerUnavailable", name, status, err)
+			if !errors.Is(err, oauth.ErrIssuerRedirect) || !errors.Is(err, oauth.ErrIssuerUnavailable) {
+				t.Errorf("%s answered %d: error %v, want oauth.ErrIssuerRedirect and oauth.ErrIssuerUnavailable", name, status, err)
 			}
 		}
 		redirector.Close()
