@@ -8,11 +8,9 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,78 +19,14 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/bench/internal/benchutil"
+	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
 )
 
 // peer is one server under test and its framing.
 type peer struct {
-	name  string
-	args  []string
-	lines bool // JSON lines (Codex app-server) instead of Content-Length
-}
-
-type conn struct {
-	w     io.Writer
-	r     *bufio.Reader
-	lines bool
-}
-
-func (c *conn) send(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if c.lines {
-		_, err = c.w.Write(append(b, '\n'))
-		return err
-	}
-	_, err = fmt.Fprintf(c.w, "Content-Length: %d\r\n\r\n%s", len(b), b)
-	return err
-}
-
-// recv reads messages until the response with id arrives.
-func (c *conn) recv(id int) error {
-	for {
-		var body []byte
-		if c.lines {
-			line, err := c.r.ReadBytes('\n')
-			if err != nil {
-				return err
-			}
-			body = line
-		} else {
-			n := -1
-			for {
-				line, err := c.r.ReadString('\n')
-				if err != nil {
-					return err
-				}
-				line = strings.TrimRight(line, "\r\n")
-				if line == "" {
-					break
-				}
-				if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
-					n, _ = strconv.Atoi(v)
-				}
-			}
-			body = make([]byte, n)
-			if _, err := io.ReadFull(c.r, body); err != nil {
-				return err
-			}
-		}
-		var m struct {
-			ID    *int            `json:"id"`
-			Error json.RawMessage `json:"error"`
-		}
-		if err := json.Unmarshal(body, &m); err != nil {
-			return err
-		}
-		if m.ID != nil && *m.ID == id {
-			if len(m.Error) > 0 {
-				return fmt.Errorf("error reply: %s", m.Error)
-			}
-			return nil
-		}
-	}
+	name    string
+	args    []string
+	framing e2eutil.Framing
 }
 
 type sample struct {
@@ -101,49 +35,45 @@ type sample struct {
 	rtts            []time.Duration
 }
 
+// callTimeout bounds each call: generous, only for a hung server.
+const callTimeout = 30 * time.Second
+
 func run(p peer, home string, calls int) (sample, error) {
 	var s sample
-	cmd := exec.Command(p.args[0], p.args[1:]...)
-	cmd.Env = benchutil.Env(home)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	proc, err := e2eutil.Start(p.name, p.framing, p.args[0], p.args[1:], benchutil.Env(home))
+	if err != nil {
 		return s, err
 	}
-	defer func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() }()
-	c := &conn{w: stdin, r: bufio.NewReaderSize(stdout, 1<<16), lines: p.lines}
-	init := map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": map[string]any{
+	defer func() { _ = proc.CloseStdin(); proc.Kill() }()
+	call := func(method string, params any) error {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		return proc.Call(ctx, method, params, nil)
+	}
+	init := map[string]any{
 		"processId": os.Getpid(), "clientInfo": map[string]any{"name": "bench", "version": "0"},
 		"capabilities": map[string]any{}, "initializationOptions": map[string]any{"protocolVersion": "1"},
-	}}
-	if err := c.send(init); err != nil {
-		return s, err
 	}
-	if err := c.recv(1); err != nil {
+	if err := call("initialize", init); err != nil {
 		return s, fmt.Errorf("initialize: %w", err)
 	}
 	s.init = time.Since(start)
-	if err := c.send(map[string]any{"jsonrpc": "2.0", "method": "initialized", "params": map[string]any{}}); err != nil {
+	if err := proc.Notify("initialized", map[string]any{}); err != nil {
 		return s, err
 	}
-	read := func(id int) error {
-		if err := c.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": "account/read", "params": map[string]any{"refreshToken": false}}); err != nil {
-			return err
-		}
-		return c.recv(id)
-	}
-	if err := read(2); err != nil {
+	read := func() error { return call("account/read", map[string]any{"refreshToken": false}) }
+	if err := read(); err != nil {
 		return s, fmt.Errorf("account/read: %w", err)
 	}
 	s.firstRead = time.Since(start)
 	if d := time.Second - time.Since(start); d > 0 {
 		time.Sleep(d)
 	}
-	s.rssKiB = rss(cmd.Process.Pid)
+	s.rssKiB = rss(proc.Pid())
 	for i := 0; i < calls; i++ {
 		t := time.Now()
-		if err := read(3 + i); err != nil {
+		if err := read(); err != nil {
 			return s, err
 		}
 		s.rtts = append(s.rtts, time.Since(t))
@@ -212,9 +142,9 @@ func main() {
 		os.Exit(1)
 	}
 	peers := []peer{
-		{name: "codex-auth serve", args: []string{ours, "serve", "--stdio"}},
-		{name: "codex app-server", args: []string{codex, "app-server"}, lines: true},
-		{name: "bare jsonrpc2", args: []string{bare}},
+		{name: "codex-auth serve", args: []string{ours, "serve", "--stdio"}, framing: e2eutil.LSP},
+		{name: "codex app-server", args: []string{codex, "app-server"}, framing: e2eutil.JSONLines},
+		{name: "bare jsonrpc2", args: []string{bare}, framing: e2eutil.LSP},
 	}
 	type summary struct {
 		init, read, p50, p99 time.Duration

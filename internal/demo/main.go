@@ -12,16 +12,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/codex-auth/codex-auth/internal/editortest"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/codex-auth/codex-auth/internal/editortest"
 )
 
 func main() {
@@ -75,8 +74,8 @@ func run(ctx context.Context, bin string) error {
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("starting the sidecar: %w", err)
 	}
-	ed := newEditor(stdin, stdout)
-	go ed.read()
+	ed := editortest.NewConn(stdout, stdin, editortest.Options{Redact: maskSecrets, Trace: show})
+	ed.Handle("window/showDocument", showDocument)
 
 	steps := []struct {
 		title  string
@@ -98,40 +97,49 @@ func run(ctx context.Context, bin string) error {
 			section("%s", s.title)
 		}
 		if s.method == "initialized" {
-			ed.notify(s.method, s.params)
+			if err := ed.Notify(s.method, s.params); err != nil {
+				return err
+			}
 			continue
 		}
-		if _, err := ed.call(ctx, s.method, s.params); err != nil {
+		if err := call(ctx, ed, s.method, s.params); err != nil {
 			return err
 		}
 	}
-	if _, err := ed.waitFor(ctx, "account/login/completed"); err != nil {
-		return err
+	// The sign-in ends with account/login/completed, then account/updated.
+	_, done, err := ed.WaitFrom(ctx, 0, func(m editortest.Message) bool {
+		return m.IsNotification() && m.Method == "account/login/completed"
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for account/login/completed: %w", err)
 	}
-	if _, err := ed.waitFor(ctx, "account/updated"); err != nil {
+	if _, err := ed.WaitNotification(ctx, done+1, "account/updated", nil); err != nil {
 		return err
 	}
 	section("status after signing in: email, plan, workspace, expiry; never a secret")
-	if _, err := ed.call(ctx, "account/read", map[string]any{}); err != nil {
+	if err := call(ctx, ed, "account/read", map[string]any{}); err != nil {
 		return err
 	}
 	section("a fresh access token for the extension's own API calls (masked here)")
-	if _, err := ed.call(ctx, "account/token", map[string]any{}); err != nil {
+	if err := call(ctx, ed, "account/token", map[string]any{}); err != nil {
 		return err
 	}
 	section("sign out: deleted at once, revoked at the issuer in the background")
-	if _, err := ed.call(ctx, "account/logout", map[string]any{}); err != nil {
+	if err := call(ctx, ed, "account/logout", map[string]any{}); err != nil {
 		return err
 	}
-	if _, err := ed.call(ctx, "account/read", map[string]any{}); err != nil {
+	if err := call(ctx, ed, "account/read", map[string]any{}); err != nil {
 		return err
 	}
 	section("shutdown")
-	if _, err := ed.call(ctx, "shutdown", nil); err != nil {
+	if err := call(ctx, ed, "shutdown", nil); err != nil {
 		return err
 	}
-	ed.notify("exit", nil)
-	stdin.Close()
+	if err := ed.Notify("exit", nil); err != nil {
+		return err
+	}
+	ed.Close()
+	<-ed.Done() // read the sidecar's output to its end before Wait closes it
 	if err := srv.Wait(); err != nil {
 		return fmt.Errorf("sidecar exit: %w", err)
 	}
@@ -148,139 +156,33 @@ func section(format string, a ...any) {
 	fmt.Printf("\n== %s\n", fmt.Sprintf(format, a...))
 }
 
-// editor is a minimal LSP-framed JSON-RPC client that prints every frame.
-type editor struct {
-	w  io.Writer
-	r  *bufio.Reader
-	mu sync.Mutex
-	id int
-
-	pending map[string]chan json.RawMessage
-	notes   chan note
-}
-
-type note struct {
-	method string
-	params json.RawMessage
-}
-
-func newEditor(w io.Writer, r io.Reader) *editor {
-	return &editor{w: w, r: bufio.NewReader(r), pending: map[string]chan json.RawMessage{}, notes: make(chan note, 64)}
-}
-
-func (e *editor) send(msg map[string]any) {
-	msg["jsonrpc"] = "2.0"
-	b, _ := json.Marshal(msg)
-	show("editor  -> sidecar", b)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	fmt.Fprintf(e.w, "Content-Length: %d\r\n\r\n%s", len(b), b)
-}
-
-func (e *editor) notify(method string, params any) {
-	m := map[string]any{"method": method}
-	if params != nil {
-		m["params"] = params
+// call sends a request and waits for its reply; the result is printed
+// by the trace.
+func call(ctx context.Context, ed *editortest.Conn, method string, params any) error {
+	if err := ed.Call(ctx, method, params, nil); err != nil {
+		return fmt.Errorf("%s: %w", method, err)
 	}
-	e.send(m)
+	return nil
 }
 
-func (e *editor) call(ctx context.Context, method string, params any) (json.RawMessage, error) {
-	e.mu.Lock()
-	e.id++
-	id := e.id
-	ch := make(chan json.RawMessage, 1)
-	e.pending[strconv.Itoa(id)] = ch
-	e.mu.Unlock()
-	m := map[string]any{"id": id, "method": method}
-	if params != nil {
-		m["params"] = params
-	}
-	e.send(m)
-	select {
-	case raw := <-ch:
-		var resp struct {
-			Result json.RawMessage `json:"result"`
-			Error  *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(raw, &resp); err != nil {
-			return nil, err
-		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("%s: error %d: %s", method, resp.Error.Code, resp.Error.Message)
-		}
-		return resp.Result, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%s: no reply: %w", method, ctx.Err())
-	}
-}
-
-func (e *editor) waitFor(ctx context.Context, method string) (json.RawMessage, error) {
-	for {
-		select {
-		case n := <-e.notes:
-			if n.method == method {
-				return n.params, nil
-			}
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %s: %w", method, ctx.Err())
-		}
-	}
-}
-
-// read dispatches the sidecar's frames: replies, notifications, and its
-// requests to the editor (window/showDocument opens the fake browser).
-func (e *editor) read() {
-	for {
-		body, err := editortest.ReadFrame(e.r)
-		if err != nil {
-			return
-		}
-		show("sidecar -> editor ", body)
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}
-		if json.Unmarshal(body, &m) != nil {
-			continue
-		}
-		switch {
-		case m.Method != "" && len(m.ID) > 0:
-			go e.serverRequest(m.ID, m.Method, m.Params)
-		case m.Method != "":
-			e.notes <- note{m.Method, m.Params}
-		default:
-			e.mu.Lock()
-			ch := e.pending[string(m.ID)]
-			delete(e.pending, string(m.ID))
-			e.mu.Unlock()
-			if ch != nil {
-				ch <- body
-			}
-		}
-	}
-}
-
-func (e *editor) serverRequest(id json.RawMessage, method string, params json.RawMessage) {
-	if method != "window/showDocument" {
-		e.send(map[string]any{"id": id, "error": map[string]any{"code": -32601, "message": "not supported by the demo editor"}})
-		return
-	}
+// showDocument is the editor opening the sign-in page: the demo's fake
+// browser follows it, after the reply.
+func showDocument(params json.RawMessage) (any, error) {
 	var p struct {
 		URI string `json:"uri"`
 	}
-	json.Unmarshal(params, &p)
-	e.send(map[string]any{"id": id, "result": map[string]any{"success": true}})
-	fmt.Println("   (fake browser: opening the sign-in page and following its redirects)")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if _, err := httpGet(ctx, p.URI); err != nil {
-		fmt.Println("   (fake browser:", err, ")")
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, &editortest.Error{Code: -32602, Message: "bad params: " + err.Error()}
 	}
+	fmt.Println("   (fake browser: opening the sign-in page and following its redirects)")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := httpGet(ctx, p.URI); err != nil {
+			fmt.Println("   (fake browser:", err, ")")
+		}
+	}()
+	return map[string]any{"success": true}, nil
 }
 
 func httpGet(ctx context.Context, url string) ([]byte, error) {
@@ -303,14 +205,31 @@ func httpGet(ctx context.Context, url string) ([]byte, error) {
 // secretKeys are masked in what the demo prints.
 var secretKeys = map[string]bool{"accessToken": true, "apiKey": true, "refreshToken": true, "idToken": true}
 
-// show prints a frame as indented JSON with secrets masked.
-func show(dir string, body []byte) {
+// maskSecrets is the transcript's redaction: body with secretKeys masked.
+func maskSecrets(body []byte) []byte {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return body
+	}
+	mask(v)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return b
+}
+
+// show prints a frame (already masked) as indented JSON.
+func show(d editortest.Dir, body []byte) {
+	dir := "editor  -> sidecar"
+	if d == editortest.Received {
+		dir = "sidecar -> editor "
+	}
 	var v any
 	if json.Unmarshal(body, &v) != nil {
 		fmt.Printf("%s %s\n", dir, body)
 		return
 	}
-	mask(v)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
