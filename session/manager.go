@@ -431,28 +431,17 @@ func isCorrupt(err error) bool {
 // accountOf is what account/read shows of a supported record (for a
 // personal access token, without what whoami says: see accessTokenStatus).
 func accountOf(rec *store.Record) *Account {
-	switch rec.EffectiveMode() {
+	v := rec.Account()
+	a := &Account{Email: v.Email, PlanType: v.PlanType, WorkspaceID: v.WorkspaceID, ExpiresAt: v.ExpiresAt}
+	switch v.Mode {
 	case store.AuthModeAPIKey:
-		return &Account{Type: "apiKey", APIKeyHint: store.MaskAPIKey(*rec.APIKey)}
+		return &Account{Type: "apiKey", APIKeyHint: v.APIKeyHint}
 	case store.AuthModePersonalAccessToken:
 		return &Account{Type: AccountPersonalAccessToken}
 	case store.AuthModeAgentIdentity:
-		a := &Account{Type: AccountAgentIdentity}
-		jwt, _ := rec.AgentIdentity()
-		if c, err := store.ParseAgentIdentity(jwt); err == nil {
-			a.Email, a.PlanType, a.WorkspaceID, a.ExpiresAt = c.Email, c.PlanType, c.AccountID, c.Expires
-		}
-		return a
-	}
-	a := &Account{Type: "chatgpt"}
-	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil {
-		a.Email, a.PlanType, a.WorkspaceID = c.Email, c.PlanType, c.AccountID
-	}
-	if a.WorkspaceID == "" && rec.Tokens.AccountID != nil {
-		a.WorkspaceID = *rec.Tokens.AccountID
-	}
-	if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
-		a.ExpiresAt = exp
+		a.Type = AccountAgentIdentity
+	default:
+		a.Type = "chatgpt"
 	}
 	return a
 }
@@ -462,8 +451,8 @@ func updatedOf(rec *store.Record) Updated {
 	if rec == nil || !rec.Supported() {
 		return Updated{}
 	}
-	a := accountOf(rec)
-	return Updated{AuthMode: rec.EffectiveMode(), PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
+	a := rec.Account()
+	return Updated{AuthMode: a.Mode, PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
 }
 
 // current is the in-memory record, or the error account/token gives.

@@ -51,8 +51,8 @@ func (p Policy) CheckAccessTokenWorkspace(accountID string) error {
 	return &PolicyError{Message: "Login is restricted to workspace id(s) " + strings.Join(p.ForcedWorkspaceIDs, ", ") + "."}
 }
 
-// CheckWorkspace refuses ChatGPT credentials whose workspace (the
-// chatgpt_account_id claim) is not one of ForcedWorkspaceIDs, with Codex's
+// CheckWorkspace refuses ChatGPT credentials whose workspace (see
+// store.Account.WorkspaceID) is not one of ForcedWorkspaceIDs, with Codex's
 // wording. Any workspace is allowed when none is forced.
 func (p Policy) CheckWorkspace(accountID string) error {
 	if len(p.ForcedWorkspaceIDs) == 0 || slices.Contains(p.ForcedWorkspaceIDs, accountID) {
@@ -84,22 +84,7 @@ func (p Policy) CheckRecord(rec *store.Record) error {
 		if err := p.CheckLogin(LoginMethodChatGPT); err != nil {
 			return err
 		}
-		return p.CheckWorkspace(recordWorkspace(rec))
+		return p.CheckWorkspace(rec.Account().WorkspaceID)
 	}
 	return nil
-}
-
-// recordWorkspace is the workspace of ChatGPT credentials: the ID token's
-// chatgpt_account_id claim, else tokens.account_id.
-func recordWorkspace(rec *store.Record) string {
-	if rec.Tokens == nil {
-		return ""
-	}
-	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil && c.AccountID != "" {
-		return c.AccountID
-	}
-	if rec.Tokens.AccountID != nil {
-		return *rec.Tokens.AccountID
-	}
-	return ""
 }

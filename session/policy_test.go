@@ -4,6 +4,7 @@ package session
 
 import (
 	"testing"
+	"time"
 
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -56,5 +57,42 @@ func TestPolicy(t *testing.T) {
 				t.Errorf("CheckLogin(%s) = %q, want %q", tc.login, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestWorkspaceSwitch: after Codex's workspace switch (tokens.account_id
+// and the access token rewritten, the old ID token kept; measured with
+// 0.171) account/read, account/token and the policy all see
+// tokens.account_id, not the ID token's claim.
+func TestWorkspaceSwitch(t *testing.T) {
+	switched := "ws-2"
+	rec := &store.Record{AuthMode: store.AuthModeChatGPT, Tokens: &store.Tokens{
+		IDToken:      testIDToken(testUser{Email: "ada@example.com", Plan: "plus", Workspace: "ws-1"}),
+		AccessToken:  testAccessToken(1, time.Now().Add(time.Hour)),
+		RefreshToken: "rt-1",
+		AccountID:    &switched,
+	}}
+	e := newTestEnv(t, func(o *Options) {
+		o.Store = &memStore{rec: rec.Clone()}
+		o.Config = store.Config{ForcedWorkspaceIDs: []string{"ws-2"}}
+	})
+	st, err := e.m.Status(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Problem != "" || st.Account == nil || st.Account.WorkspaceID != "ws-2" {
+		t.Fatalf("account/read: got problem %q, account %+v; want workspace ws-2, no problem", st.Problem, st.Account)
+	}
+	tok, err := e.m.Token(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccountID != "ws-2" {
+		t.Errorf("account/token accountId: got %q, want ws-2", tok.AccountID)
+	}
+	err = Policy{ForcedWorkspaceIDs: []string{"ws-1"}}.CheckRecord(rec)
+	const want = "Login is restricted to workspace(s) ws-1, but current credentials belong to ws-2."
+	if pe, ok := err.(*PolicyError); !ok || pe.Message != want {
+		t.Errorf("CheckRecord with ws-1 forced: got %v, want %q", err, want)
 	}
 }

@@ -274,9 +274,9 @@ func (m *Manager) accessTokenPolicy(rec *store.Record) error {
 // accessTokenWorkspace is the workspace of an access-token record: the
 // agent identity's account_id claim, or the cached whoami answer.
 func (m *Manager) accessTokenWorkspace(rec *store.Record) (string, bool) {
-	if jwt, ok := rec.AgentIdentity(); ok && rec.EffectiveMode() == store.AuthModeAgentIdentity {
-		c, err := store.ParseAgentIdentity(jwt)
-		return c.AccountID, err == nil
+	if _, ok := rec.AgentIdentity(); ok && rec.EffectiveMode() == store.AuthModeAgentIdentity {
+		a := rec.Account()
+		return a.WorkspaceID, a.ClaimsErr == nil
 	}
 	t, _ := rec.PersonalAccessToken()
 	info, err, have := m.pat.cached(classifyFingerprint(t))
