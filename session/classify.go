@@ -80,9 +80,9 @@ type Snapshot struct {
 	// TokensFP fingerprints the secret material (the key, or the three
 	// tokens): it changes on every refresh.
 	TokensFP string
-	// Mode is the record's effective auth_mode ("apikey", "chatgpt", or
-	// the unsupported mode's name); "" without a record.
-	Mode string
+	// Mode is the record's effective auth_mode (possibly an unsupported
+	// mode's name); "" without a record.
+	Mode store.AuthMode
 	// Email, PlanType and WorkspaceID come from the record's account view
 	// (store.Record.Account).
 	Email       string
@@ -109,7 +109,7 @@ func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
 	}
 	mode := rec.EffectiveMode()
 	if !rec.Supported() {
-		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + mode + ")"}
+		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + string(mode) + ")"}
 	}
 	switch mode {
 	case store.AuthModeAPIKey:

@@ -134,7 +134,7 @@ func TestSnapshotFingerprints(t *testing.T) {
 	secrets := []string{"secret", "sk-proj"}
 	for name, l := range loads {
 		s := SnapshotOf(l.rec, l.err)
-		for _, f := range []string{s.Identity, s.TokensFP, s.Mode, s.Email, s.PlanType, s.WorkspaceID, s.Problem} {
+		for _, f := range []string{s.Identity, s.TokensFP, string(s.Mode), s.Email, s.PlanType, s.WorkspaceID, s.Problem} {
 			for _, sec := range secrets {
 				if strings.Contains(f, sec) {
 					t.Errorf("snapshot %s holds a secret in %q", name, f)

@@ -435,13 +435,13 @@ func accountOf(rec *store.Record) *Account {
 	a := &Account{Email: v.Email, PlanType: v.PlanType, WorkspaceID: v.WorkspaceID, ExpiresAt: v.ExpiresAt}
 	switch v.Mode {
 	case store.AuthModeAPIKey:
-		return &Account{Type: "apiKey", APIKeyHint: v.APIKeyHint}
+		return &Account{Type: AccountAPIKey, APIKeyHint: v.APIKeyHint}
 	case store.AuthModePersonalAccessToken:
 		return &Account{Type: AccountPersonalAccessToken}
 	case store.AuthModeAgentIdentity:
 		a.Type = AccountAgentIdentity
 	default:
-		a.Type = "chatgpt"
+		a.Type = AccountChatGPT
 	}
 	return a
 }
@@ -480,7 +480,7 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	}
 	switch rec.EffectiveMode() {
 	case store.AuthModeAPIKey:
-		return Token{Type: "apiKey", APIKey: *rec.APIKey}, nil
+		return Token{Type: AccountAPIKey, APIKey: *rec.APIKey}, nil
 	case store.AuthModePersonalAccessToken:
 		return m.accessTokenToken(ctx, rec)
 	case store.AuthModeAgentIdentity:
@@ -494,7 +494,7 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	m.refresh.served = rec.Tokens.AccessToken
 	m.mu.Unlock()
 	a := accountOf(rec)
-	return Token{Type: "chatgpt", AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
+	return Token{Type: AccountChatGPT, AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
 }
 
 // commit makes a change of the Manager's own (login, logout): under evMu

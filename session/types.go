@@ -10,13 +10,25 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/codex-auth/codex-auth/store"
+)
+
+// AccountType is the kind of account account/read and account/token
+// report (Codex's app-server names).
+type AccountType string
+
+// Account types.
+const (
+	AccountAPIKey              AccountType = "apiKey"
+	AccountChatGPT             AccountType = "chatgpt"
+	AccountPersonalAccessToken AccountType = "personalAccessToken"
+	AccountAgentIdentity       AccountType = "agentIdentity"
 )
 
 // Account is what account/read shows: never a secret.
 type Account struct {
-	// Type is "apiKey", "chatgpt", "personalAccessToken" or
-	// "agentIdentity".
-	Type string
+	Type AccountType
 	// APIKeyHint is the masked key (first 8, "***", last 5).
 	APIKeyHint string
 	Email      string
@@ -59,7 +71,7 @@ type Policy struct {
 
 // Token is what account/token returns: the only secret-bearing result.
 type Token struct {
-	Type        string // "apiKey", "chatgpt" or "personalAccessToken"
+	Type        AccountType // AccountAPIKey, AccountChatGPT or AccountPersonalAccessToken
 	APIKey      string
 	AccessToken string
 	ExpiresAt   time.Time
@@ -87,9 +99,8 @@ type DeviceLogin struct {
 
 // Updated: the account changed (login, logout, refresh of plan, ...).
 type Updated struct {
-	// AuthMode is "apikey", "chatgpt", "personalAccessToken",
-	// "agentIdentity", or "" when logged out.
-	AuthMode    string
+	// AuthMode is the record's effective auth_mode, "" when logged out.
+	AuthMode    store.AuthMode
 	PlanType    string
 	Email       string
 	WorkspaceID string

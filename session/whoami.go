@@ -366,7 +366,7 @@ func (m *Manager) LoginAccessToken(ctx context.Context, token string) error {
 // UnusableRecordError: the stored credentials are of a kind only the Codex
 // CLI can use; Reason says why, safe to show.
 type UnusableRecordError struct {
-	Mode   string
+	Mode   store.AuthMode
 	Reason string
 }
 
@@ -381,13 +381,7 @@ var errAgentIdentityToken = &UnusableRecordError{
 	Reason: "the stored credentials are an agent identity, which only the Codex CLI can use: it signs every request with the identity's private key after OpenAI registers the task; there is no bearer token to hand out",
 }
 
-// Account types of the access-token records (Codex's authMode values).
-const (
-	AccountPersonalAccessToken = store.AuthModePersonalAccessToken
-	AccountAgentIdentity       = store.AuthModeAgentIdentity
-)
-
-func isAccessTokenMode(mode string) bool {
+func isAccessTokenMode(mode store.AuthMode) bool {
 	return mode == store.AuthModePersonalAccessToken || mode == store.AuthModeAgentIdentity
 }
 

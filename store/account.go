@@ -10,7 +10,7 @@ import "time"
 // empty.
 type Account struct {
 	// Mode is the record's effective auth_mode (EffectiveMode).
-	Mode string
+	Mode AuthMode
 	// APIKeyHint is the masked API key (MaskAPIKey) of an API-key record.
 	APIKeyHint string
 	Email      string

@@ -18,18 +18,17 @@ import (
 // statusJSON is `login status --json` on stdout. It never holds a secret.
 type statusJSON struct {
 	LoggedIn bool `json:"logged_in"`
-	// Method is "apikey", "chatgpt", "personalAccessToken",
-	// "agentIdentity", or the stored auth_mode we do not handle; "" when
-	// logged out.
-	Method    string     `json:"method,omitempty"`
-	APIKey    string     `json:"api_key,omitempty"`
-	Email     string     `json:"email,omitempty"`
-	Plan      string     `json:"plan,omitempty"`
-	Workspace string     `json:"workspace,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Store     store.Mode `json:"store"`
-	Location  string     `json:"location"`
-	Fallback  string     `json:"fallback,omitempty"`
+	// Method is the record's effective auth_mode (possibly one we do not
+	// handle); "" when logged out.
+	Method    store.AuthMode `json:"method,omitempty"`
+	APIKey    string         `json:"api_key,omitempty"`
+	Email     string         `json:"email,omitempty"`
+	Plan      string         `json:"plan,omitempty"`
+	Workspace string         `json:"workspace,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	Store     store.Mode     `json:"store"`
+	Location  string         `json:"location"`
+	Fallback  string         `json:"fallback,omitempty"`
 	// Error says why the stored record cannot be used.
 	Error string `json:"error,omitempty"`
 }
