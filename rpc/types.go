@@ -279,7 +279,7 @@ func toAccountRead(st session.Status) AccountReadResult {
 		Store:              Store{Mode: st.StoreMode, Location: st.StoreLocation, Fallback: st.StoreFallback},
 		Issuer:             st.Issuer,
 		Policy: Policy{
-			ForcedLoginMethod:  nullable(st.Policy.ForcedLoginMethod),
+			ForcedLoginMethod:  nullable(string(st.Policy.ForcedLoginMethod)),
 			ForcedWorkspaceIDs: append([]string{}, st.Policy.ForcedWorkspaceIDs...),
 		},
 		Problem: st.Problem,

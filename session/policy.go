@@ -9,26 +9,29 @@ import (
 	"github.com/codex-auth/codex-auth/store"
 )
 
+// LoginMethod is a way of signing in, as forced_login_method names it.
+type LoginMethod string
+
 // Login methods as forced_login_method names them.
 const (
-	LoginMethodChatGPT = "chatgpt"
-	LoginMethodAPI     = "api"
+	LoginMethodChatGPT LoginMethod = "chatgpt"
+	LoginMethodAPI     LoginMethod = "api"
 	// LoginMethodAccessToken is `login --with-access-token`; Codex counts
 	// it as a ChatGPT login for forced_login_method (measured with 0.171).
-	LoginMethodAccessToken = "accessToken"
+	LoginMethodAccessToken LoginMethod = "accessToken"
 )
 
 // PolicyOf is the policy a configuration puts in force.
 func PolicyOf(cfg store.Config) Policy {
 	return Policy{
-		ForcedLoginMethod:  cfg.ForcedLoginMethod,
+		ForcedLoginMethod:  LoginMethod(cfg.ForcedLoginMethod),
 		ForcedWorkspaceIDs: slices.Clone(cfg.ForcedWorkspaceIDs),
 	}
 }
 
 // CheckLogin refuses a login the policy forbids, with Codex's wording.
 // method is LoginMethodChatGPT (browser and device code) or LoginMethodAPI.
-func (p Policy) CheckLogin(method string) error {
+func (p Policy) CheckLogin(method LoginMethod) error {
 	switch {
 	case p.ForcedLoginMethod == LoginMethodAPI && method == LoginMethodChatGPT:
 		return &PolicyError{Message: "ChatGPT login is disabled. Use API key login instead."}

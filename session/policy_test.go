@@ -3,6 +3,8 @@
 package session
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,8 +20,8 @@ func TestPolicy(t *testing.T) {
 		name   string
 		policy Policy
 		rec    *store.Record
-		login  string // also check CheckLogin(login) when set
-		want   string // "" = allowed
+		login  LoginMethod // also check CheckLogin(login) when set
+		want   string      // "" = allowed
 	}{
 		{"no policy, api key", Policy{}, store.NewAPIKeyRecord(key), LoginMethodAPI, ""},
 		{"no policy, chatgpt", Policy{}, chatgpt("ws-1"), LoginMethodChatGPT, ""},
@@ -94,5 +96,24 @@ func TestWorkspaceSwitch(t *testing.T) {
 	const want = "Login is restricted to workspace(s) ws-1, but current credentials belong to ws-2."
 	if pe, ok := err.(*PolicyError); !ok || pe.Message != want {
 		t.Errorf("CheckRecord with ws-1 forced: got %v, want %q", err, want)
+	}
+}
+
+// TestLoginMethodsOfConfig: store validates forced_login_method (it may
+// not import session), so the values it accepts must be session's
+// LoginMethod constants.
+func TestLoginMethodsOfConfig(t *testing.T) {
+	for _, m := range []LoginMethod{LoginMethodChatGPT, LoginMethodAPI} {
+		sys := t.TempDir()
+		if err := os.WriteFile(filepath.Join(sys, "managed_config.toml"), []byte(`forced_login_method = "`+string(m)+`"`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := store.LoadConfig(store.Home{Dir: t.TempDir()}, sys)
+		if err != nil {
+			t.Fatalf("forced_login_method %q: %v", m, err)
+		}
+		if got := PolicyOf(cfg).ForcedLoginMethod; got != m {
+			t.Errorf("PolicyOf(forced_login_method %q).ForcedLoginMethod = %q", m, got)
+		}
 	}
 }

@@ -63,8 +63,8 @@ type Status struct {
 
 // Policy is the managed policy in force.
 type Policy struct {
-	// ForcedLoginMethod: "", "chatgpt" or "api".
-	ForcedLoginMethod string
+	// ForcedLoginMethod: "", LoginMethodChatGPT or LoginMethodAPI.
+	ForcedLoginMethod LoginMethod
 	// ForcedWorkspaceIDs: allowed workspaces; empty means any.
 	ForcedWorkspaceIDs []string
 }
