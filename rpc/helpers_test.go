@@ -33,7 +33,7 @@ type fakeService struct {
 	clientName string
 	clientVer  string
 	loggedIn   bool
-	tokenType  string
+	tokenType  session.AccountType
 	block      bool
 	entered    chan string   // receives the key when LoginAPIKey starts (if set)
 	release    chan struct{} // closes to let a blocked LoginAPIKey finish

@@ -99,13 +99,13 @@ type Account struct {
 
 // MarshalJSON writes the fields of the account's type.
 func (a Account) MarshalJSON() ([]byte, error) {
-	if a.Type == LoginTypeAPIKey {
+	if a.Type == string(session.AccountAPIKey) {
 		return json.Marshal(struct {
 			Type       string `json:"type"`
 			APIKeyHint string `json:"apiKeyHint"`
 		}{a.Type, a.APIKeyHint})
 	}
-	if a.Type == session.AccountPersonalAccessToken {
+	if a.Type == string(session.AccountPersonalAccessToken) {
 		return json.Marshal(struct {
 			Type        string `json:"type"`
 			Email       string `json:"email"`
@@ -279,7 +279,7 @@ func toAccountRead(st session.Status) AccountReadResult {
 		Store:              Store{Mode: st.StoreMode, Location: st.StoreLocation, Fallback: st.StoreFallback},
 		Issuer:             st.Issuer,
 		Policy: Policy{
-			ForcedLoginMethod:  nullable(st.Policy.ForcedLoginMethod),
+			ForcedLoginMethod:  nullable(string(st.Policy.ForcedLoginMethod)),
 			ForcedWorkspaceIDs: append([]string{}, st.Policy.ForcedWorkspaceIDs...),
 		},
 		Problem: st.Problem,
@@ -287,11 +287,11 @@ func toAccountRead(st session.Status) AccountReadResult {
 	}
 	if a := st.Account; a != nil {
 		switch a.Type {
-		case LoginTypeAPIKey:
-			r.Account = &Account{Type: LoginTypeAPIKey, APIKeyHint: a.APIKeyHint}
+		case session.AccountAPIKey:
+			r.Account = &Account{Type: string(session.AccountAPIKey), APIKeyHint: a.APIKeyHint}
 		default:
 			r.Account = &Account{
-				Type:        a.Type,
+				Type:        string(a.Type),
 				Email:       a.Email,
 				PlanType:    a.PlanType,
 				WorkspaceID: a.WorkspaceID,
@@ -305,18 +305,18 @@ func toAccountRead(st session.Status) AccountReadResult {
 // toToken converts session's Token: the only secret-bearing conversion.
 func toToken(t session.Token) any {
 	switch t.Type {
-	case LoginTypeAPIKey:
-		return TokenAPIKeyResult{Type: LoginTypeAPIKey, APIKey: t.APIKey}
+	case session.AccountAPIKey:
+		return TokenAPIKeyResult{Type: string(session.AccountAPIKey), APIKey: t.APIKey}
 	case session.AccountPersonalAccessToken:
-		return TokenAccessTokenResult{Type: t.Type, AccessToken: t.AccessToken}
+		return TokenAccessTokenResult{Type: string(t.Type), AccessToken: t.AccessToken}
 	}
-	return TokenChatGPTResult{Type: t.Type, AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
+	return TokenChatGPTResult{Type: string(t.Type), AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
 }
 
 // toUpdatedParams converts session's AccountUpdated.
 func toUpdatedParams(e session.AccountUpdated) AccountUpdatedParams {
 	return AccountUpdatedParams{
-		AuthMode: nullable(e.AuthMode), PlanType: nullable(e.PlanType),
+		AuthMode: nullable(string(e.AuthMode)), PlanType: nullable(e.PlanType),
 		Email: e.Email, WorkspaceID: e.WorkspaceID,
 	}
 }

@@ -80,10 +80,11 @@ type Snapshot struct {
 	// TokensFP fingerprints the secret material (the key, or the three
 	// tokens): it changes on every refresh.
 	TokensFP string
-	// Mode is the record's effective auth_mode ("apikey", "chatgpt", or
-	// the unsupported mode's name); "" without a record.
-	Mode string
-	// Email, PlanType and WorkspaceID come from the ID token claims.
+	// Mode is the record's effective auth_mode (possibly an unsupported
+	// mode's name); "" without a record.
+	Mode store.AuthMode
+	// Email, PlanType and WorkspaceID come from the record's account view
+	// (store.Record.Account).
 	Email       string
 	PlanType    string
 	WorkspaceID string
@@ -108,7 +109,7 @@ func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
 	}
 	mode := rec.EffectiveMode()
 	if !rec.Supported() {
-		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + mode + ")"}
+		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + string(mode) + ")"}
 	}
 	switch mode {
 	case store.AuthModeAPIKey:
@@ -122,31 +123,29 @@ func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
 		return Snapshot{State: SnapPersonalAccessToken, Mode: mode, Identity: "pat:" + fp, TokensFP: fp}
 	case store.AuthModeAgentIdentity:
 		jwt, _ := rec.AgentIdentity()
-		s := Snapshot{State: SnapAgentIdentity, Mode: mode, TokensFP: classifyFingerprint(jwt)}
-		if c, err := store.ParseAgentIdentity(jwt); err == nil {
-			s.Email, s.PlanType, s.WorkspaceID = c.Email, c.PlanType, c.AccountID
-			if c.RuntimeID != "" {
-				s.Identity = "agent:" + c.AccountID + "/" + c.RuntimeID
-			}
+		a := rec.Account()
+		s := Snapshot{State: SnapAgentIdentity, Mode: mode, TokensFP: classifyFingerprint(jwt),
+			Email: a.Email, PlanType: a.PlanType, WorkspaceID: a.WorkspaceID}
+		if a.RuntimeID != "" {
+			s.Identity = "agent:" + a.WorkspaceID + "/" + a.RuntimeID
 		}
 		return s
 	}
 	t := rec.Tokens
-	s := Snapshot{
-		State:    SnapChatGPT,
-		Mode:     mode,
-		TokensFP: classifyFingerprint(t.IDToken, t.AccessToken, t.RefreshToken),
-	}
 	// An unreadable ID token leaves the claims empty: the identity is then
 	// unknown rather than an error, as Codex only displays these claims.
-	c, _ := store.ParseIDToken(t.IDToken)
-	s.Email, s.PlanType, s.WorkspaceID = c.Email, c.PlanType, c.AccountID
-	if s.WorkspaceID == "" && t.AccountID != nil {
-		s.WorkspaceID = *t.AccountID
+	a := rec.Account()
+	s := Snapshot{
+		State:       SnapChatGPT,
+		Mode:        mode,
+		TokensFP:    classifyFingerprint(t.IDToken, t.AccessToken, t.RefreshToken),
+		Email:       a.Email,
+		PlanType:    a.PlanType,
+		WorkspaceID: a.WorkspaceID,
 	}
-	user := c.UserID
+	user := a.UserID
 	if user == "" {
-		user = c.Email
+		user = a.Email
 	}
 	if user != "" {
 		s.Identity = "chatgpt:" + s.WorkspaceID + "/" + user

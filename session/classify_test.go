@@ -32,9 +32,10 @@ func classifyTestJWT(t *testing.T, email, user, workspace, plan string) string {
 	return enc([]byte(`{"alg":"none"}`)) + "." + enc(payload) + "." + enc([]byte("sig"))
 }
 
-// classifyTestChatGPT is a ChatGPT record; suffix makes its tokens unique.
-func classifyTestChatGPT(idToken, suffix string) *store.Record {
-	ws := "ws-from-tokens"
+// classifyTestChatGPT is a ChatGPT record with tokens.account_id ws (at
+// login Codex writes the ID token's workspace claim there); suffix makes
+// its tokens unique.
+func classifyTestChatGPT(idToken, ws, suffix string) *store.Record {
 	return &store.Record{
 		AuthMode: store.AuthModeChatGPT,
 		Tokens: &store.Tokens{
@@ -62,12 +63,15 @@ func classifyTestLoads(t *testing.T) map[string]classifyTestLoad {
 		"out":   {},
 		"key1":  {rec: store.NewAPIKeyRecord("sk-proj-secret-one-abcdef")},
 		"key2":  {rec: store.NewAPIKeyRecord("sk-proj-secret-two-ghijkl")},
-		"gpt1":  {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "plus"), "1")},
-		"gpt1r": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "plus"), "2")},
-		"gpt1p": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "pro"), "3")},
-		"gpt2":  {rec: classifyTestChatGPT(jwt("b@x.test", "user-2", "ws-1", "plus"), "4")},
-		"gpt1w": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-2", "plus"), "5")},
-		"gptX":  {rec: classifyTestChatGPT("not-a-jwt", "6")},
+		"gpt1":  {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "plus"), "ws-1", "1")},
+		"gpt1r": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "plus"), "ws-1", "2")},
+		"gpt1p": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "pro"), "ws-1", "3")},
+		"gpt2":  {rec: classifyTestChatGPT(jwt("b@x.test", "user-2", "ws-1", "plus"), "ws-1", "4")},
+		"gpt1w": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-2", "plus"), "ws-2", "5")},
+		// Codex's workspace switch: tokens.account_id and the access token
+		// rewritten, the old ID token kept.
+		"gpt1s": {rec: classifyTestChatGPT(jwt("a@x.test", "user-1", "ws-1", "plus"), "ws-2", "7")},
+		"gptX":  {rec: classifyTestChatGPT("not-a-jwt", "ws-from-tokens", "6")},
 		"bad":   {err: corrupt("truncated JSON at byte 5")},
 		"bad2":  {err: corrupt("file is empty")},
 		"unsup": {rec: &store.Record{AuthMode: "agentIdentity"}},
@@ -84,6 +88,8 @@ func TestSnapshotOf(t *testing.T) {
 		{"out", Snapshot{State: SnapLoggedOut}},
 		{"gpt1", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-1/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-1"}},
 		{"gpt1w", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
+		// tokens.account_id wins over the ID token's claim.
+		{"gpt1s", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
 		// Unreadable ID token: identity unknown, workspace from tokens.account_id.
 		{"gptX", Snapshot{State: SnapChatGPT, Mode: "chatgpt", WorkspaceID: "ws-from-tokens"}},
 		{"bad", Snapshot{State: SnapCorrupt, Problem: "/home/u/.codex/auth.json is not a valid auth record: truncated JSON at byte 5"}},
@@ -128,7 +134,7 @@ func TestSnapshotFingerprints(t *testing.T) {
 	secrets := []string{"secret", "sk-proj"}
 	for name, l := range loads {
 		s := SnapshotOf(l.rec, l.err)
-		for _, f := range []string{s.Identity, s.TokensFP, s.Mode, s.Email, s.PlanType, s.WorkspaceID, s.Problem} {
+		for _, f := range []string{s.Identity, s.TokensFP, string(s.Mode), s.Email, s.PlanType, s.WorkspaceID, s.Problem} {
 			for _, sec := range secrets {
 				if strings.Contains(f, sec) {
 					t.Errorf("snapshot %s holds a secret in %q", name, f)

@@ -1,6 +1,10 @@
 package session
 
-import "context"
+import (
+	"context"
+
+	"github.com/codex-auth/codex-auth/store"
+)
 
 // Editor is the editor as the session sees it: what the Manager tells it
 // and asks of it, one method each (as gopls's server holds a
@@ -43,10 +47,9 @@ func (NoEditor) CanShowDocuments() bool { return false }
 // AccountUpdated: the account changed (login, logout, another account,
 // a new plan).
 type AccountUpdated struct {
-	// AuthMode is the Codex CLI's value for the record ("apikey",
-	// "chatgpt", "personalAccessToken", "agentIdentity"); "" when logged
-	// out.
-	AuthMode    string
+	// AuthMode is the record's effective auth_mode (the Codex CLI's
+	// values); "" when logged out.
+	AuthMode    store.AuthMode
 	PlanType    string
 	Email       string
 	WorkspaceID string

@@ -437,28 +437,17 @@ func isCorrupt(err error) bool {
 // accountOf is what account/read shows of a supported record (for a
 // personal access token, without what whoami says: see accessTokenStatus).
 func accountOf(rec *store.Record) *Account {
-	switch rec.EffectiveMode() {
+	v := rec.Account()
+	a := &Account{Email: v.Email, PlanType: v.PlanType, WorkspaceID: v.WorkspaceID, ExpiresAt: v.ExpiresAt}
+	switch v.Mode {
 	case store.AuthModeAPIKey:
-		return &Account{Type: "apiKey", APIKeyHint: store.MaskAPIKey(*rec.APIKey)}
+		return &Account{Type: AccountAPIKey, APIKeyHint: v.APIKeyHint}
 	case store.AuthModePersonalAccessToken:
 		return &Account{Type: AccountPersonalAccessToken}
 	case store.AuthModeAgentIdentity:
-		a := &Account{Type: AccountAgentIdentity}
-		jwt, _ := rec.AgentIdentity()
-		if c, err := store.ParseAgentIdentity(jwt); err == nil {
-			a.Email, a.PlanType, a.WorkspaceID, a.ExpiresAt = c.Email, c.PlanType, c.AccountID, c.Expires
-		}
-		return a
-	}
-	a := &Account{Type: "chatgpt"}
-	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil {
-		a.Email, a.PlanType, a.WorkspaceID = c.Email, c.PlanType, c.AccountID
-	}
-	if a.WorkspaceID == "" && rec.Tokens.AccountID != nil {
-		a.WorkspaceID = *rec.Tokens.AccountID
-	}
-	if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
-		a.ExpiresAt = exp
+		a.Type = AccountAgentIdentity
+	default:
+		a.Type = AccountChatGPT
 	}
 	return a
 }
@@ -468,8 +457,8 @@ func updatedOf(rec *store.Record) AccountUpdated {
 	if rec == nil || !rec.Supported() {
 		return AccountUpdated{}
 	}
-	a := accountOf(rec)
-	return AccountUpdated{AuthMode: rec.EffectiveMode(), PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
+	a := rec.Account()
+	return AccountUpdated{AuthMode: a.Mode, PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
 }
 
 // current is the in-memory record, or the error account/token gives.
@@ -497,7 +486,7 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	}
 	switch rec.EffectiveMode() {
 	case store.AuthModeAPIKey:
-		return Token{Type: "apiKey", APIKey: *rec.APIKey}, nil
+		return Token{Type: AccountAPIKey, APIKey: *rec.APIKey}, nil
 	case store.AuthModePersonalAccessToken:
 		return m.accessTokenToken(ctx, rec)
 	case store.AuthModeAgentIdentity:
@@ -511,7 +500,7 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 	m.refresh.served = rec.Tokens.AccessToken
 	m.mu.Unlock()
 	a := accountOf(rec)
-	return Token{Type: "chatgpt", AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
+	return Token{Type: AccountChatGPT, AccessToken: rec.Tokens.AccessToken, ExpiresAt: a.ExpiresAt, AccountID: a.WorkspaceID}, nil
 }
 
 // commit makes a change of the Manager's own (login, logout): under evMu

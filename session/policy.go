@@ -9,26 +9,29 @@ import (
 	"github.com/codex-auth/codex-auth/store"
 )
 
+// LoginMethod is a way of signing in, as forced_login_method names it.
+type LoginMethod string
+
 // Login methods as forced_login_method names them.
 const (
-	LoginMethodChatGPT = "chatgpt"
-	LoginMethodAPI     = "api"
+	LoginMethodChatGPT LoginMethod = "chatgpt"
+	LoginMethodAPI     LoginMethod = "api"
 	// LoginMethodAccessToken is `login --with-access-token`; Codex counts
 	// it as a ChatGPT login for forced_login_method (measured with 0.171).
-	LoginMethodAccessToken = "accessToken"
+	LoginMethodAccessToken LoginMethod = "accessToken"
 )
 
 // PolicyOf is the policy a configuration puts in force.
 func PolicyOf(cfg store.Config) Policy {
 	return Policy{
-		ForcedLoginMethod:  cfg.ForcedLoginMethod,
+		ForcedLoginMethod:  LoginMethod(cfg.ForcedLoginMethod),
 		ForcedWorkspaceIDs: slices.Clone(cfg.ForcedWorkspaceIDs),
 	}
 }
 
 // CheckLogin refuses a login the policy forbids, with Codex's wording.
 // method is LoginMethodChatGPT (browser and device code) or LoginMethodAPI.
-func (p Policy) CheckLogin(method string) error {
+func (p Policy) CheckLogin(method LoginMethod) error {
 	switch {
 	case p.ForcedLoginMethod == LoginMethodAPI && method == LoginMethodChatGPT:
 		return &PolicyError{Message: "ChatGPT login is disabled. Use API key login instead."}
@@ -51,8 +54,8 @@ func (p Policy) CheckAccessTokenWorkspace(accountID string) error {
 	return &PolicyError{Message: "Login is restricted to workspace id(s) " + strings.Join(p.ForcedWorkspaceIDs, ", ") + "."}
 }
 
-// CheckWorkspace refuses ChatGPT credentials whose workspace (the
-// chatgpt_account_id claim) is not one of ForcedWorkspaceIDs, with Codex's
+// CheckWorkspace refuses ChatGPT credentials whose workspace (see
+// store.Account.WorkspaceID) is not one of ForcedWorkspaceIDs, with Codex's
 // wording. Any workspace is allowed when none is forced.
 func (p Policy) CheckWorkspace(accountID string) error {
 	if len(p.ForcedWorkspaceIDs) == 0 || slices.Contains(p.ForcedWorkspaceIDs, accountID) {
@@ -84,22 +87,7 @@ func (p Policy) CheckRecord(rec *store.Record) error {
 		if err := p.CheckLogin(LoginMethodChatGPT); err != nil {
 			return err
 		}
-		return p.CheckWorkspace(recordWorkspace(rec))
+		return p.CheckWorkspace(rec.Account().WorkspaceID)
 	}
 	return nil
-}
-
-// recordWorkspace is the workspace of ChatGPT credentials: the ID token's
-// chatgpt_account_id claim, else tokens.account_id.
-func recordWorkspace(rec *store.Record) string {
-	if rec.Tokens == nil {
-		return ""
-	}
-	if c, err := store.ParseIDToken(rec.Tokens.IDToken); err == nil && c.AccountID != "" {
-		return c.AccountID
-	}
-	if rec.Tokens.AccountID != nil {
-		return *rec.Tokens.AccountID
-	}
-	return ""
 }

@@ -14,11 +14,21 @@ import (
 	"github.com/codex-auth/codex-auth/session/oauth"
 )
 
+// AccountType is the kind of account account/read and account/token
+// report (Codex's app-server names).
+type AccountType string
+
+// Account types.
+const (
+	AccountAPIKey              AccountType = "apiKey"
+	AccountChatGPT             AccountType = "chatgpt"
+	AccountPersonalAccessToken AccountType = "personalAccessToken"
+	AccountAgentIdentity       AccountType = "agentIdentity"
+)
+
 // Account is what account/read shows: never a secret.
 type Account struct {
-	// Type is "apiKey", "chatgpt", "personalAccessToken" or
-	// "agentIdentity".
-	Type string
+	Type AccountType
 	// APIKeyHint is the masked key (first 8, "***", last 5).
 	APIKeyHint string
 	Email      string
@@ -53,15 +63,15 @@ type Status struct {
 
 // Policy is the managed policy in force.
 type Policy struct {
-	// ForcedLoginMethod: "", "chatgpt" or "api".
-	ForcedLoginMethod string
+	// ForcedLoginMethod: "", LoginMethodChatGPT or LoginMethodAPI.
+	ForcedLoginMethod LoginMethod
 	// ForcedWorkspaceIDs: allowed workspaces; empty means any.
 	ForcedWorkspaceIDs []string
 }
 
 // Token is what account/token returns: the only secret-bearing result.
 type Token struct {
-	Type        string // "apiKey", "chatgpt" or "personalAccessToken"
+	Type        AccountType // AccountAPIKey, AccountChatGPT or AccountPersonalAccessToken
 	APIKey      string
 	AccessToken string
 	ExpiresAt   time.Time

@@ -182,9 +182,9 @@ func (m *Manager) accessTokenPolicy(rec *store.Record) error {
 // accessTokenWorkspace is the workspace of an access-token record: the
 // agent identity's account_id claim, or the cached whoami answer.
 func (m *Manager) accessTokenWorkspace(rec *store.Record) (string, bool) {
-	if jwt, ok := rec.AgentIdentity(); ok && rec.EffectiveMode() == store.AuthModeAgentIdentity {
-		c, err := store.ParseAgentIdentity(jwt)
-		return c.AccountID, err == nil
+	if _, ok := rec.AgentIdentity(); ok && rec.EffectiveMode() == store.AuthModeAgentIdentity {
+		a := rec.Account()
+		return a.WorkspaceID, a.ClaimsErr == nil
 	}
 	t, _ := rec.PersonalAccessToken()
 	info, err, have := m.pat.cached(classifyFingerprint(t))
@@ -274,7 +274,7 @@ func (m *Manager) LoginAccessToken(ctx context.Context, token string) error {
 // UnusableRecordError: the stored credentials are of a kind only the Codex
 // CLI can use; Reason says why, safe to show.
 type UnusableRecordError struct {
-	Mode   string
+	Mode   store.AuthMode
 	Reason string
 }
 
@@ -289,13 +289,7 @@ var errAgentIdentityToken = &UnusableRecordError{
 	Reason: "the stored credentials are an agent identity, which only the Codex CLI can use: it signs every request with the identity's private key after OpenAI registers the task; there is no bearer token to hand out",
 }
 
-// Account types of the access-token records (Codex's authMode values).
-const (
-	AccountPersonalAccessToken = store.AuthModePersonalAccessToken
-	AccountAgentIdentity       = store.AuthModeAgentIdentity
-)
-
-func isAccessTokenMode(mode string) bool {
+func isAccessTokenMode(mode store.AuthMode) bool {
 	return mode == store.AuthModePersonalAccessToken || mode == store.AuthModeAgentIdentity
 }
 

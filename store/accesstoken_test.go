@@ -41,8 +41,9 @@ func TestNewAgentIdentityRecordShape(t *testing.T) {
 
 func TestAccessTokenModes(t *testing.T) {
 	tests := []struct {
-		name, json, mode string
-		supported        bool
+		name, json string
+		mode       AuthMode
+		supported  bool
 	}{
 		// Measured with Codex 0.171: the token wins over a key...
 		{"token and key", `{"OPENAI_API_KEY":"sk-1","personal_access_token":"at-1"}`, AuthModePersonalAccessToken, true},

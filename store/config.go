@@ -19,7 +19,9 @@ const DefaultSystemConfigDir = "/etc/codex"
 type Config struct {
 	// CredentialsStore is cli_auth_credentials_store ("" when unset).
 	CredentialsStore Mode
-	// ForcedLoginMethod is forced_login_method: "", "chatgpt" or "api".
+	// ForcedLoginMethod is forced_login_method: "", "chatgpt" or "api"
+	// (session.LoginMethod; store may not import session, so
+	// session.TestLoginMethodsOfConfig keeps the two in step).
 	ForcedLoginMethod string
 	// ForcedWorkspaceIDs is forced_chatgpt_workspace_id (string or list).
 	ForcedWorkspaceIDs []string

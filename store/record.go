@@ -17,15 +17,19 @@ import (
 	"time"
 )
 
+// AuthMode is a record's auth_mode, as Codex writes and reports it. A
+// stored value may be one codex-auth does not know (see Record.Supported).
+type AuthMode string
+
 // Auth modes as Codex writes them in auth_mode.
 const (
-	AuthModeAPIKey  = "apikey"
-	AuthModeChatGPT = "chatgpt"
+	AuthModeAPIKey  AuthMode = "apikey"
+	AuthModeChatGPT AuthMode = "chatgpt"
 	// AuthModePersonalAccessToken is never written by Codex 0.171 (its
 	// records have no auth_mode) but is the mode it reports, and it reads
 	// the value when present.
-	AuthModePersonalAccessToken = "personalAccessToken"
-	AuthModeAgentIdentity       = "agentIdentity"
+	AuthModePersonalAccessToken AuthMode = "personalAccessToken"
+	AuthModeAgentIdentity       AuthMode = "agentIdentity"
 )
 
 // Record is one auth record, as Codex stores it in auth.json or as the
@@ -33,7 +37,7 @@ const (
 // auth_mode values survive a read-modify-write.
 type Record struct {
 	// AuthMode is auth_mode as stored; "" when the key is absent.
-	AuthMode string
+	AuthMode AuthMode
 	// APIKey is OPENAI_API_KEY; nil is JSON null (always written).
 	APIKey *string
 	// Tokens is the tokens object; nil when absent.
@@ -66,7 +70,7 @@ type RawField struct {
 // when present, else "personalAccessToken" when personal_access_token is
 // a string (it wins over OPENAI_API_KEY: measured with Codex 0.171), else
 // "apikey" when OPENAI_API_KEY is non-null, else "chatgpt".
-func (r *Record) EffectiveMode() string {
+func (r *Record) EffectiveMode() AuthMode {
 	if r.AuthMode != "" {
 		return r.AuthMode
 	}
@@ -167,7 +171,7 @@ func ParseRecord(data []byte) (*Record, error) {
 				return nil, &ParseError{Reason: "auth_mode is not a string"}
 			}
 			if s != nil {
-				r.AuthMode = *s
+				r.AuthMode = AuthMode(*s)
 			}
 		case "OPENAI_API_KEY":
 			if err := json.Unmarshal(f.Value, &r.APIKey); err != nil {
@@ -313,7 +317,7 @@ func (r *Record) MarshalCompact() ([]byte, error) {
 	w := objWriter{buf: &buf}
 	buf.WriteByte('{')
 	if r.AuthMode != "" {
-		w.field("auth_mode", r.AuthMode)
+		w.field("auth_mode", string(r.AuthMode))
 	}
 	w.field("OPENAI_API_KEY", r.APIKey)
 	if r.Tokens != nil {

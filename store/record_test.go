@@ -54,7 +54,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 func TestGoldenModes(t *testing.T) {
 	tests := []struct {
 		file      string
-		mode      string
+		mode      AuthMode
 		supported bool
 	}{
 		{"apikey.json", AuthModeAPIKey, true},

@@ -81,18 +81,16 @@ func (e *env) accessTokenStatus(ctx context.Context, rec *store.Record, cfg stor
 	}
 	st := statusJSON{LoggedIn: true, Method: rec.EffectiveMode()}
 	if rec.EffectiveMode() == store.AuthModeAgentIdentity {
-		jwt, _ := rec.AgentIdentity()
-		c, err := store.ParseAgentIdentity(jwt)
-		if err != nil {
+		a := rec.Account()
+		if a.ClaimsErr != nil {
 			return problem("failed to decode agent identity JWT")
 		}
-		if err := p.CheckAccessTokenWorkspace(c.AccountID); err != nil {
+		if err := p.CheckAccessTokenWorkspace(a.WorkspaceID); err != nil {
 			return problem(err.Error())
 		}
-		st.Email, st.Plan, st.Workspace = c.Email, c.PlanType, c.AccountID
-		if !c.Expires.IsZero() {
-			exp := c.Expires
-			st.ExpiresAt = &exp
+		st.Email, st.Plan, st.Workspace = a.Email, a.PlanType, a.WorkspaceID
+		if !a.ExpiresAt.IsZero() {
+			st.ExpiresAt = &a.ExpiresAt
 		}
 		return st, []string{"Logged in using access token"}, 0
 	}

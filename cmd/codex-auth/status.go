@@ -18,18 +18,17 @@ import (
 // statusJSON is `login status --json` on stdout. It never holds a secret.
 type statusJSON struct {
 	LoggedIn bool `json:"logged_in"`
-	// Method is "apikey", "chatgpt", "personalAccessToken",
-	// "agentIdentity", or the stored auth_mode we do not handle; "" when
-	// logged out.
-	Method    string     `json:"method,omitempty"`
-	APIKey    string     `json:"api_key,omitempty"`
-	Email     string     `json:"email,omitempty"`
-	Plan      string     `json:"plan,omitempty"`
-	Workspace string     `json:"workspace,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Store     store.Mode `json:"store"`
-	Location  string     `json:"location"`
-	Fallback  string     `json:"fallback,omitempty"`
+	// Method is the record's effective auth_mode (possibly one we do not
+	// handle); "" when logged out.
+	Method    store.AuthMode `json:"method,omitempty"`
+	APIKey    string         `json:"api_key,omitempty"`
+	Email     string         `json:"email,omitempty"`
+	Plan      string         `json:"plan,omitempty"`
+	Workspace string         `json:"workspace,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	Store     store.Mode     `json:"store"`
+	Location  string         `json:"location"`
+	Fallback  string         `json:"fallback,omitempty"`
 	// Error says why the stored record cannot be used.
 	Error string `json:"error,omitempty"`
 }
@@ -129,28 +128,21 @@ func describe(rec *store.Record, err error) (statusJSON, []string, int) {
 	case rec == nil:
 		return statusJSON{}, []string{"Not logged in"}, 1
 	}
-	switch rec.EffectiveMode() {
+	a := rec.Account()
+	switch a.Mode {
 	case store.AuthModeAPIKey:
 		if rec.APIKey == nil {
 			return problem("API key auth is missing a key.")
 		}
-		hint := store.MaskAPIKey(*rec.APIKey)
-		return statusJSON{LoggedIn: true, Method: store.AuthModeAPIKey, APIKey: hint},
-			[]string{"API key configured - " + hint, "Authentication is checked when you send a request."}, 0
+		return statusJSON{LoggedIn: true, Method: store.AuthModeAPIKey, APIKey: a.APIKeyHint},
+			[]string{"API key configured - " + a.APIKeyHint, "Authentication is checked when you send a request."}, 0
 	case store.AuthModeChatGPT:
-		st := statusJSON{LoggedIn: true, Method: store.AuthModeChatGPT}
-		if rec.Tokens != nil {
-			c, err := store.ParseIDToken(rec.Tokens.IDToken)
-			if err != nil {
-				return problem("the stored ID token is not a valid JWT")
-			}
-			st.Email, st.Plan, st.Workspace = c.Email, c.PlanType, c.AccountID
-			if rec.Tokens.AccountID != nil && *rec.Tokens.AccountID != "" {
-				st.Workspace = *rec.Tokens.AccountID
-			}
-			if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
-				st.ExpiresAt = &exp
-			}
+		if a.ClaimsErr != nil {
+			return problem("the stored ID token is not a valid JWT")
+		}
+		st := statusJSON{LoggedIn: true, Method: store.AuthModeChatGPT, Email: a.Email, Plan: a.PlanType, Workspace: a.WorkspaceID}
+		if !a.ExpiresAt.IsZero() {
+			st.ExpiresAt = &a.ExpiresAt
 		}
 		return st, []string{"Logged in using ChatGPT"}, 0
 	}
