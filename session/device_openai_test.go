@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -17,9 +17,9 @@ import (
 // The device flow against the local issuer through OpenAI's client.
 
 // openaiLocal starts a local issuer and an Issuer pointed at it.
-func openaiLocal(t *testing.T, cfg issuer.Config) (*issuer.Server, *openai.Issuer) {
+func openaiLocal(t *testing.T, cfg localissuer.Config) (*localissuer.Server, *openai.Issuer) {
 	t.Helper()
-	srv, err := issuer.New(cfg)
+	srv, err := localissuer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +68,16 @@ func openaiGuard[T any](t *testing.T, what string, ch <-chan T) T {
 func TestOpenAILocalDevice(t *testing.T) {
 	tests := []struct {
 		name    string
-		decide  func(srv *issuer.Server, userCode string) error
+		decide  func(srv *localissuer.Server, userCode string) error
 		wantErr error // nil: success
 	}{
-		{"pending then approved", (*issuer.Server).ApproveDevice, nil},
-		{"denied", (*issuer.Server).DenyDevice, ErrDeviceDenied},
-		{"expired", func(srv *issuer.Server, _ string) error { srv.Advance(16 * time.Minute); return nil }, ErrDeviceExpired},
+		{"pending then approved", (*localissuer.Server).ApproveDevice, nil},
+		{"denied", (*localissuer.Server).DenyDevice, ErrDeviceDenied},
+		{"expired", func(srv *localissuer.Server, _ string) error { srv.Advance(16 * time.Minute); return nil }, ErrDeviceExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := issuer.New(issuer.Config{Users: []issuer.User{{Email: "dev@example.com"}}})
+			srv, err := localissuer.New(localissuer.Config{Users: []localissuer.User{{Email: "dev@example.com"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,14 +133,14 @@ func TestOpenAILocalDevice(t *testing.T) {
 		})
 	}
 	t.Run("disabled", func(t *testing.T) {
-		_, iss := openaiLocal(t, issuer.Config{DeviceDisabled: true})
+		_, iss := openaiLocal(t, localissuer.Config{DeviceDisabled: true})
 		_, err := iss.DeviceStart(t.Context())
 		if !errors.Is(err, ErrDeviceCodeDisabled) {
 			t.Errorf("DeviceStart error = %v, want ErrDeviceCodeDisabled", err)
 		}
 	})
 	t.Run("cancel mid-poll", func(t *testing.T) {
-		srv, err := issuer.New(issuer.Config{})
+		srv, err := localissuer.New(localissuer.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestOpenAILocalDevice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := srv.SetFaults(issuer.Faults{{Kind: issuer.FaultHang, Path: "/api/accounts/deviceauth/token"}}); err != nil {
+		if err := srv.SetFaults(localissuer.Faults{{Kind: localissuer.FaultHang, Path: "/api/accounts/deviceauth/token"}}); err != nil {
 			t.Fatal(err)
 		}
 		dc.Interval = time.Millisecond

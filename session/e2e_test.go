@@ -1,4 +1,4 @@
-// e2e_test.go: the Manager end to end through the real local issuer (internal/issuer) and OpenAI's client: browser and device-code logins, a hanging issuer.
+// e2e_test.go: the Manager end to end through the real local issuer (internal/localissuer) and OpenAI's client: browser and device-code logins, a hanging issuer.
 
 package session
 
@@ -16,17 +16,17 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/codex-auth/codex-auth/internal/httpclient"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
 
 // e2eUser is who the local issuer signs in.
-var e2eUser = issuer.User{Email: "ada@example.com", PlanType: "pro", WorkspaceID: "ws-ada"}
+var e2eUser = localissuer.User{Email: "ada@example.com", PlanType: "pro", WorkspaceID: "ws-ada"}
 
 // e2eEnv is a Manager on a real file store, talking to a local issuer.
 type e2eEnv struct {
-	srv   *issuer.Server
+	srv   *localissuer.Server
 	m     *Manager
 	rec   *recorder
 	other *store.Store // a second process on the same home
@@ -44,7 +44,7 @@ type e2eEnv struct {
 
 // e2eOptions tune newE2E.
 type e2eOptions struct {
-	issuer  issuer.Config
+	issuer  localissuer.Config
 	timeout time.Duration // the HTTP client's; default 5s
 	mutate  func(*Options)
 	// http, when set, is the client (codex-auth's own, with its user
@@ -55,13 +55,13 @@ type e2eOptions struct {
 func newE2E(t *testing.T, o e2eOptions) *e2eEnv {
 	t.Helper()
 	if len(o.issuer.Users) == 0 {
-		o.issuer.Users = []issuer.User{e2eUser}
+		o.issuer.Users = []localissuer.User{e2eUser}
 	}
 	o.issuer.AllowedRedirectPorts = []int{0}
 	if o.timeout == 0 {
 		o.timeout = 5 * time.Second
 	}
-	srv, err := issuer.New(o.issuer)
+	srv, err := localissuer.New(o.issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestE2EDeviceLogin(t *testing.T) {
 	})
 
 	t.Run("not enabled", func(t *testing.T) {
-		e := newE2E(t, e2eOptions{issuer: issuer.Config{DeviceDisabled: true}})
+		e := newE2E(t, e2eOptions{issuer: localissuer.Config{DeviceDisabled: true}})
 		_, err := e.m.StartDeviceLogin(t.Context())
 		if !errors.Is(err, ErrDeviceCodeDisabled) {
 			t.Errorf("StartDeviceLogin error = %v, want ErrDeviceCodeDisabled", err)
@@ -298,7 +298,7 @@ func TestE2EDeviceLogin(t *testing.T) {
 			// An hour-long client timeout: only the cancellation can end the
 			// poll that hangs.
 			e := newE2E(t, e2eOptions{timeout: time.Hour})
-			if err := e.srv.SetFaults(issuer.Faults{{Kind: issuer.FaultHang, Path: e2ePollPath}}); err != nil {
+			if err := e.srv.SetFaults(localissuer.Faults{{Kind: localissuer.FaultHang, Path: e2ePollPath}}); err != nil {
 				t.Fatal(err)
 			}
 			polled := e.arrival(e2ePollPath, 1)
@@ -338,7 +338,7 @@ func TestE2EDeviceStartHangs(t *testing.T) {
 		}()
 		return done, arrived
 	}
-	hang := issuer.Config{Faults: issuer.Faults{{Kind: issuer.FaultHang, Path: e2eUserCodePath}}}
+	hang := localissuer.Config{Faults: localissuer.Faults{{Kind: localissuer.FaultHang, Path: e2eUserCodePath}}}
 
 	t.Run("client timeout", func(t *testing.T) {
 		e := newE2E(t, e2eOptions{issuer: hang, timeout: time.Second})

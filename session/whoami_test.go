@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/session/openai"
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -59,10 +59,10 @@ func withWhoami(t *testing.T, cfg store.Config, wrap func(Whoami) Whoami) func(*
 	}
 }
 
-var patUser = issuer.User{Email: "pat@example.com", PlanType: "business", WorkspaceID: "ws-pat"}
+var patUser = localissuer.User{Email: "pat@example.com", PlanType: "business", WorkspaceID: "ws-pat"}
 
 func TestAccessTokenLogin(t *testing.T) {
-	e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser}}, mutate: withWhoami(t, store.Config{}, nil)})
+	e := newE2E(t, e2eOptions{issuer: localissuer.Config{Users: []localissuer.User{patUser}}, mutate: withWhoami(t, store.Config{}, nil)})
 	if err := e.m.LoginAccessToken(t.Context(), "  "+testPAT+"\n"); err != nil {
 		t.Fatalf("LoginAccessToken: %v", err)
 	}
@@ -133,7 +133,7 @@ func TestAccessTokenLoginRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser}}, mutate: withWhoami(t, tt.cfg, nil)})
+			e := newE2E(t, e2eOptions{issuer: localissuer.Config{Users: []localissuer.User{patUser}}, mutate: withWhoami(t, tt.cfg, nil)})
 			if tt.revoke {
 				e.srv.RevokeAccessToken(tt.token)
 			}
@@ -153,7 +153,7 @@ func TestAccessTokenLoginRefused(t *testing.T) {
 
 func TestAccessTokenStatusNeverWaits(t *testing.T) {
 	gate := &gatedWhoami{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser}}, mutate: withWhoami(t, store.Config{}, func(w Whoami) Whoami {
+	e := newE2E(t, e2eOptions{issuer: localissuer.Config{Users: []localissuer.User{patUser}}, mutate: withWhoami(t, store.Config{}, func(w Whoami) Whoami {
 		gate.inner = w
 		return gate
 	})})
@@ -206,7 +206,7 @@ func TestAccessTokenStoredUnderPolicy(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := tt.cfg
-			e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser}}, mutate: func(o *Options) {
+			e := newE2E(t, e2eOptions{issuer: localissuer.Config{Users: []localissuer.User{patUser}}, mutate: func(o *Options) {
 				withWhoami(t, cfg, nil)(o)
 				o.Store = fileStore(t, dir)
 			}})
@@ -264,7 +264,7 @@ func TestAgentIdentityRecord(t *testing.T) {
 }
 
 func TestAccessTokenReadRefreshAsksAgain(t *testing.T) {
-	e := newE2E(t, e2eOptions{issuer: issuer.Config{Users: []issuer.User{patUser, {Email: "other@example.com", PlanType: "enterprise"}}}, mutate: withWhoami(t, store.Config{}, nil)})
+	e := newE2E(t, e2eOptions{issuer: localissuer.Config{Users: []localissuer.User{patUser, {Email: "other@example.com", PlanType: "enterprise"}}}, mutate: withWhoami(t, store.Config{}, nil)})
 	if err := e.m.LoginAccessToken(t.Context(), testPAT); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 const devUsage = `usage: codex-auth dev issuer [flags]
@@ -65,7 +65,7 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintf(stderr, "codex-auth: dev issuer: %v\n", err)
 		return 2
 	}
-	s, err := issuer.New(cfg)
+	s, err := localissuer.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "codex-auth: dev issuer: %v\n", err)
 		return 1
@@ -94,8 +94,8 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 }
 
 // parseDevIssuer reads the flags of `dev issuer`.
-func parseDevIssuer(args []string) (issuer.Config, string, *tls.Certificate, error) {
-	var cfg issuer.Config
+func parseDevIssuer(args []string) (localissuer.Config, string, *tls.Certificate, error) {
+	var cfg localissuer.Config
 	fs := flag.NewFlagSet("dev issuer", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "127.0.0.1:0", "")
@@ -126,10 +126,10 @@ func parseDevIssuer(args []string) (issuer.Config, string, *tls.Certificate, err
 			return cfg, "", nil, fmt.Errorf("--user %q: want EMAIL[:PLAN[:WORKSPACE]]", u)
 		}
 		parts = append(parts, "", "")
-		cfg.Users = append(cfg.Users, issuer.User{Email: parts[0], PlanType: parts[1], WorkspaceID: parts[2]})
+		cfg.Users = append(cfg.Users, localissuer.User{Email: parts[0], PlanType: parts[1], WorkspaceID: parts[2]})
 	}
 	for _, f := range faults {
-		ft, err := issuer.ParseFault(f)
+		ft, err := localissuer.ParseFault(f)
 		if err != nil {
 			return cfg, "", nil, fmt.Errorf("--fault: %w", err)
 		}

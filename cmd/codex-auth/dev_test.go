@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 func TestDevIssuerServes(t *testing.T) {
@@ -102,14 +102,14 @@ func TestParseDevIssuer(t *testing.T) {
 	if err != nil || cert != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	want := issuer.Config{
-		Users:                []issuer.User{{Email: "a@x"}, {Email: "b@x", PlanType: "team", WorkspaceID: "ws-2"}},
+	want := localissuer.Config{
+		Users:                []localissuer.User{{Email: "a@x"}, {Email: "b@x", PlanType: "team", WorkspaceID: "ws-2"}},
 		AllowedRedirectPorts: []int{0},
 		DeviceInterval:       time.Second,
 		Form:                 true,
 		RefreshTokenTTL:      time.Hour,
 	}
-	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(issuer.Config{}, "SigningKey", "Now")); d != "" {
+	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(localissuer.Config{}, "SigningKey", "Now")); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
 	if addr != "127.0.0.1:9999" {

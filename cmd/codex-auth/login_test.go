@@ -18,14 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/google/go-cmp/cmp"
 )
 
 // startIssuer runs the local issuer in process for one test.
-func startIssuer(t *testing.T, cfg issuer.Config) (*issuer.Server, string) {
+func startIssuer(t *testing.T, cfg localissuer.Config) (*localissuer.Server, string) {
 	t.Helper()
-	srv, err := issuer.New(cfg)
+	srv, err := localissuer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,8 @@ func (w *lineWriter) String() string {
 }
 
 func TestDeviceLoginAndLogoutCLI(t *testing.T) {
-	iss, base := startIssuer(t, issuer.Config{
-		Users:          []issuer.User{{Email: "ada@example.com", PlanType: "pro", WorkspaceID: "ws-1"}},
+	iss, base := startIssuer(t, localissuer.Config{
+		Users:          []localissuer.User{{Email: "ada@example.com", PlanType: "pro", WorkspaceID: "ws-1"}},
 		DeviceInterval: time.Second,
 	})
 	home := tempHome(t)
@@ -146,7 +146,7 @@ func TestDeviceLoginAndLogoutCLI(t *testing.T) {
 }
 
 func TestDeviceLoginDisabledCLI(t *testing.T) {
-	_, base := startIssuer(t, issuer.Config{DeviceDisabled: true})
+	_, base := startIssuer(t, localissuer.Config{DeviceDisabled: true})
 	home := tempHome(t)
 	env := map[string]string{"CODEX_HOME": home, "HOME": home, "CODEX_AUTH_ISSUER": base,
 		"CODEX_AUTH_SYSTEM_CONFIG_DIR": filepath.Join(home, "no-system")}
@@ -218,8 +218,8 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // the device-code hint, and waits; a browser elsewhere that follows the
 // URL completes it.
 func TestBrowserLoginCLIHeadless(t *testing.T) {
-	iss, base := startIssuer(t, issuer.Config{
-		Users:                []issuer.User{{Email: "ada@example.com", PlanType: "plus", WorkspaceID: "ws-1"}},
+	iss, base := startIssuer(t, localissuer.Config{
+		Users:                []localissuer.User{{Email: "ada@example.com", PlanType: "plus", WorkspaceID: "ws-1"}},
 		AllowedRedirectPorts: []int{0},
 	})
 	home := tempHome(t)

@@ -17,11 +17,11 @@ import (
 	"testing"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/internal/testenv"
 )
 
-var patUser = issuer.User{Email: "pat@example.com", PlanType: "business", WorkspaceID: "ws-pat"}
+var patUser = localissuer.User{Email: "pat@example.com", PlanType: "business", WorkspaceID: "ws-pat"}
 
 // newPAT is a personal access token the local issuer's whoami accepts.
 func newPAT() string { return "at-e2e-" + randomHex(12) }
@@ -69,7 +69,7 @@ func runTool(t *testing.T, bin string, env []string, stdin string, args ...strin
 }
 
 // authAPI is the environment pointing the Codex CLI's whoami at iss.
-func authAPI(iss *issuer.Server) []string {
+func authAPI(iss *localissuer.Server) []string {
 	return []string{"CODEX_AUTHAPI_BASE_URL=" + iss.BaseURL() + "/api/accounts"}
 }
 
@@ -83,7 +83,7 @@ func emailIs(email string) func(json.RawMessage) bool {
 func TestCodexAccessTokenLoginSeenByCodexAuth(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{Users: []issuer.User{patUser}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{patUser}})
 	home := t.TempDir()
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()))
 	pat := newPAT()
@@ -149,7 +149,7 @@ func TestCodexAccessTokenLoginSeenByCodexAuth(t *testing.T) {
 func TestCodexAuthAccessTokenLoginSeenByCodex(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{Users: []issuer.User{patUser}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{patUser}})
 	home := t.TempDir()
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()))
 	pat := newPAT()
@@ -206,7 +206,7 @@ func TestCodexAuthAccessTokenLoginSeenByCodex(t *testing.T) {
 // the Codex CLI's under each managed policy, on the same home.
 func TestAccessTokenPolicyAsCodex(t *testing.T) {
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{Users: []issuer.User{patUser}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{patUser}})
 	env := append([]string{"CODEX_AUTH_ISSUER=" + iss.BaseURL()}, authAPI(iss)...)
 	for _, cfg := range []string{
 		`forced_login_method = "chatgpt"`,
@@ -252,7 +252,7 @@ func TestAccessTokenPolicyAsCodex(t *testing.T) {
 // as Codex 0.171 writes it (making one needs OpenAI's servers).
 func TestAgentIdentityAsCodexWritesIt(t *testing.T) {
 	ctx := testCtx(t, waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	enc := func(v any) string {
 		b, _ := json.Marshal(v)
@@ -292,7 +292,7 @@ func TestAgentIdentityAsCodexWritesIt(t *testing.T) {
 // whatever is stored (measured: even a stored API key), for both tools.
 func TestAccessTokenFromEnvironmentAsCodex(t *testing.T) {
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{Users: []issuer.User{patUser}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{patUser}})
 	env := append([]string{"CODEX_AUTH_ISSUER=" + iss.BaseURL(), "CODEX_ACCESS_TOKEN=" + newPAT()}, authAPI(iss)...)
 	for _, stored := range []string{"", string(e2eutil.APIKeyRecord("sk-e2e-env-" + randomHex(8)))} {
 		home := t.TempDir()

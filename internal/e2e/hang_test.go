@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 // Wire codes from docs/protocol.md.
@@ -21,7 +21,7 @@ const (
 )
 
 func hangingSidecar(t *testing.T) *e2eutil.Proc {
-	iss := startIssuer(t, issuer.Config{Faults: issuer.Faults{{Kind: issuer.FaultHang, Path: "/api/accounts/deviceauth/usercode"}}})
+	iss := startIssuer(t, localissuer.Config{Faults: localissuer.Faults{{Kind: localissuer.FaultHang, Path: "/api/accounts/deviceauth/usercode"}}})
 	return sidecar(t, "sidecar", e2eutil.SidecarEnv(t.TempDir(), iss.BaseURL(), "CODEX_AUTH_HTTP_TIMEOUT=2s"))
 }
 

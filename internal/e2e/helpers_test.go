@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/internal/testenv"
 )
 
@@ -34,12 +34,12 @@ func redact(s string) string { return secretLike.ReplaceAllString(s, "<redacted>
 
 // startIssuer starts the local issuer on a loopback port with any
 // redirect port allowed; it is closed when the test ends.
-func startIssuer(t *testing.T, cfg issuer.Config) *issuer.Server {
+func startIssuer(t *testing.T, cfg localissuer.Config) *localissuer.Server {
 	t.Helper()
 	if cfg.AllowedRedirectPorts == nil {
 		cfg.AllowedRedirectPorts = []int{0}
 	}
-	s, err := issuer.New(cfg)
+	s, err := localissuer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

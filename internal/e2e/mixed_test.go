@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/internal/testenv"
 )
 
@@ -74,7 +74,7 @@ const mixedDuration = 12 * time.Second
 func TestWakeOnExpiredRecord(t *testing.T) {
 	bin, codex := testenv.BuildBinary(t), testenv.Codex(t)
 	ctx := testCtx(t, waitLimit)
-	iss, err := issuer.New(issuer.Config{AllowedRedirectPorts: []int{0}})
+	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestWakeOnExpiredRecord(t *testing.T) {
 	}
 	t.Cleanup(func() { iss.Close() })
 	// A slow issuer: Codex's redemption is in flight for a while.
-	if err := iss.SetFaults(issuer.Faults{{Kind: issuer.FaultLatency, Path: "/oauth/token", Grant: "refresh_token", Latency: issuer.Duration(300 * time.Millisecond)}}); err != nil {
+	if err := iss.SetFaults(localissuer.Faults{{Kind: localissuer.FaultLatency, Path: "/oauth/token", Grant: "refresh_token", Latency: localissuer.Duration(300 * time.Millisecond)}}); err != nil {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
@@ -175,8 +175,8 @@ var wakeSidecars = 3
 func TestRefreshURLOverride(t *testing.T) {
 	bin := testenv.BuildBinary(t)
 	ctx := testCtx(t, waitLimit)
-	start := func() (*issuer.Server, string) {
-		s, err := issuer.New(issuer.Config{AllowedRedirectPorts: []int{0}})
+	start := func() (*localissuer.Server, string) {
+		s, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}})
 		if err != nil {
 			t.Fatal(err)
 		}

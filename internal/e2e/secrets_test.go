@@ -21,7 +21,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/internal/testenv"
 	"github.com/codex-auth/codex-auth/store"
 )
@@ -90,7 +90,7 @@ func TestSecretStorageWithCodex(t *testing.T) {
 	ctx := testCtx(t, 4*waitLimit)
 	testenv.Codex(t)
 	testenv.Keyring(t)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(secretsConfig), 0o600); err != nil {
 		t.Fatal(err)

@@ -20,12 +20,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
-	iss := startIssuer(t, issuer.Config{Users: []issuer.User{{Email: "ada@example.com", PlanType: "pro"}}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{{Email: "ada@example.com", PlanType: "pro"}}})
 	home := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "sidecar.log")
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()), "--log-file", logFile, "--log-level", "debug")
@@ -213,7 +213,7 @@ func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 
 func TestSIGTERMExitsCleanly(t *testing.T) {
 	ctx := testCtx(t, waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(t.TempDir(), iss.BaseURL()))
 	if err := p.Call(ctx, "account/read", nil, nil); err != nil {
 		t.Fatal(err)

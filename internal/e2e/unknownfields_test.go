@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 // TestRefreshKeepsCodexFields: a ChatGPT record in Codex 0.171's shape
@@ -19,7 +19,7 @@ import (
 // both levels, refreshed by the sidecar, keeps every one of them.
 func TestRefreshKeepsCodexFields(t *testing.T) {
 	ctx := testCtx(t, waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	data, err := e2eutil.ChatGPTRecord(ctx, iss.BaseURL())
 	if err != nil {
@@ -30,7 +30,7 @@ func TestRefreshKeepsCodexFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := rec["tokens"].(map[string]any)
-	tokens["oauth_provenance"] = map[string]any{"issuer": iss.BaseURL(), "client_id": issuer.DefaultClientID}
+	tokens["oauth_provenance"] = map[string]any{"issuer": iss.BaseURL(), "client_id": localissuer.DefaultClientID}
 	tokens["login_owner_id"] = "user-owner-1"
 	tokens["zz_future_token_field"] = []any{1.0, "x"}
 	rec["zz_future_top"] = map[string]any{"nested": true}

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/internal/testenv"
 )
 
@@ -75,7 +75,7 @@ func loginAPIKey(t *testing.T, ctx context.Context, p *e2eutil.Proc, key string)
 func TestCodexCLIChangesReachSidecar(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()))
 	loginAPIKey(t, ctx, p, "sk-e2e-first-"+randomHex(8))
@@ -100,7 +100,7 @@ func TestCodexCLIChangesReachSidecar(t *testing.T) {
 
 func TestFourSidecarsSeeEachOther(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	env := e2eutil.SidecarEnv(home, iss.BaseURL())
 	var ps []*e2eutil.Proc
@@ -166,7 +166,7 @@ func TestKeyringEntryDeletedIsNoticed(t *testing.T) {
 		testenv.Missing(t, "secret-tool not found", "install libsecret-tools (scripts/deps.sh)")
 	}
 	ctx := testCtx(t, waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(home, "config.toml"), []byte("cli_auth_credentials_store = \"keyring\"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestKeyringEntryDeletedIsNoticed(t *testing.T) {
 func TestPolicyWrittenWhileRunning(t *testing.T) {
 	ctx := testCtx(t, waitLimit)
 	testenv.Codex(t)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()))
 	loginAPIKey(t, ctx, p, "sk-e2e-policy-"+randomHex(8))
@@ -225,7 +225,7 @@ func TestPolicyWrittenWhileRunning(t *testing.T) {
 // account/read's problem.
 func TestPolicyViolationAtStart(t *testing.T) {
 	ctx := testCtx(t, waitLimit)
-	iss := startIssuer(t, issuer.Config{})
+	iss := startIssuer(t, localissuer.Config{})
 	home := t.TempDir()
 	if err := e2eutil.WriteAtomic(home, "auth.json", []byte(`{"auth_mode":"apikey","OPENAI_API_KEY":"sk-e2e-start-`+randomHex(8)+`"}`)); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -82,9 +82,9 @@ type env map[string]string
 func (e env) get(k string) string { return e[k] }
 
 // startIssuer runs the local issuer over TLS and returns its base URL.
-func startIssuer(t *testing.T, pki testPKI, cfg issuer.Config) (*issuer.Server, string) {
+func startIssuer(t *testing.T, pki testPKI, cfg localissuer.Config) (*localissuer.Server, string) {
 	t.Helper()
-	s, err := issuer.New(cfg)
+	s, err := localissuer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func getStatus(c *Client, url string) (int, error) {
 
 func TestCABundle(t *testing.T) {
 	pki := newPKI(t)
-	_, base := startIssuer(t, pki, issuer.Config{})
+	_, base := startIssuer(t, pki, localissuer.Config{})
 	empty := filepath.Join(t.TempDir(), "empty.pem")
 	if err := os.WriteFile(empty, []byte("not a certificate\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -240,8 +240,8 @@ func TestUserAgent(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	pki := newPKI(t)
-	s, base := startIssuer(t, pki, issuer.Config{})
-	if err := s.SetFaults(issuer.Faults{{Kind: issuer.FaultHang}}); err != nil {
+	s, base := startIssuer(t, pki, localissuer.Config{})
+	if err := s.SetFaults(localissuer.Faults{{Kind: localissuer.FaultHang}}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := New(Options{Timeout: 100 * time.Millisecond, Getenv: env{EnvCACertificate: pki.caFile}.get})

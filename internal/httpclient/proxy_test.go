@@ -19,7 +19,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -89,7 +89,7 @@ func (p *testProxy) requests() []string {
 
 func TestProxyHTTPS(t *testing.T) {
 	pki := newPKI(t)
-	_, base := startIssuer(t, pki, issuer.Config{})
+	_, base := startIssuer(t, pki, localissuer.Config{})
 	port := base[strings.LastIndex(base, ":")+1:]
 	proxy := newTestProxy(t)
 	c, err := New(Options{Getenv: env{
@@ -110,7 +110,7 @@ func TestProxyHTTPS(t *testing.T) {
 }
 
 func TestProxyHTTP(t *testing.T) {
-	s, err := issuer.New(issuer.Config{})
+	s, err := localissuer.New(localissuer.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/session/oauth"
 	"github.com/codex-auth/codex-auth/store"
 	"github.com/google/go-cmp/cmp"
@@ -522,12 +522,12 @@ func TestOpenAINetworkErrors(t *testing.T) {
 	})
 }
 
-// Against the local issuer (internal/issuer), strict like OpenAI's.
+// Against the local issuer (internal/localissuer), strict like OpenAI's.
 
 // openaiLocal starts a local issuer and an Issuer pointed at it.
-func openaiLocal(t *testing.T, cfg issuer.Config) (*issuer.Server, *Issuer) {
+func openaiLocal(t *testing.T, cfg localissuer.Config) (*localissuer.Server, *Issuer) {
 	t.Helper()
-	srv, err := issuer.New(cfg)
+	srv, err := localissuer.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +590,7 @@ func openaiEmail(t *testing.T, ts oauth.TokenSet) string {
 }
 
 func TestOpenAILocalBrowserLogin(t *testing.T) {
-	_, iss := openaiLocal(t, issuer.Config{Users: []issuer.User{{Email: "ada@example.com"}}})
+	_, iss := openaiLocal(t, localissuer.Config{Users: []localissuer.User{{Email: "ada@example.com"}}})
 	ts := openaiLogin(t, iss)
 	if ts.AccessToken == "" || ts.RefreshToken == "" {
 		t.Errorf("tokens missing: access %v, refresh %v", ts.AccessToken != "", ts.RefreshToken != "")
@@ -612,7 +612,7 @@ func TestOpenAILocalBrowserLogin(t *testing.T) {
 }
 
 func TestOpenAILocalRefresh(t *testing.T) {
-	_, iss := openaiLocal(t, issuer.Config{})
+	_, iss := openaiLocal(t, localissuer.Config{})
 	first := openaiLogin(t, iss)
 	second, err := iss.Refresh(t.Context(), first.RefreshToken, oauth.RefreshProactive)
 	if err != nil {
@@ -630,7 +630,7 @@ func TestOpenAILocalRefresh(t *testing.T) {
 }
 
 func TestOpenAILocalRevoke(t *testing.T) {
-	_, iss := openaiLocal(t, issuer.Config{})
+	_, iss := openaiLocal(t, localissuer.Config{})
 	ts := openaiLogin(t, iss)
 	if err := iss.Revoke(t.Context(), ts.RefreshToken, "refresh_token"); err != nil {
 		t.Fatalf("Revoke: %v", err)
@@ -646,20 +646,20 @@ func TestOpenAILocalRevoke(t *testing.T) {
 // come out as the right kind of error.
 func TestOpenAILocalFaults(t *testing.T) {
 	tests := []struct {
-		fault issuer.Fault
+		fault localissuer.Fault
 		want  openaiErrCheck
 	}{
-		{issuer.Fault{Kind: issuer.FaultStatus, Status: 503}, openaiErrCheck{unavailable: true}},
-		{issuer.Fault{Kind: issuer.FaultDrop}, openaiErrCheck{unavailable: true}},
-		{issuer.Fault{Kind: issuer.FaultTruncate}, openaiErrCheck{unavailable: true}},
-		{issuer.Fault{Kind: issuer.FaultMalformed}, openaiErrCheck{invalid: true}},
+		{localissuer.Fault{Kind: localissuer.FaultStatus, Status: 503}, openaiErrCheck{unavailable: true}},
+		{localissuer.Fault{Kind: localissuer.FaultDrop}, openaiErrCheck{unavailable: true}},
+		{localissuer.Fault{Kind: localissuer.FaultTruncate}, openaiErrCheck{unavailable: true}},
+		{localissuer.Fault{Kind: localissuer.FaultMalformed}, openaiErrCheck{invalid: true}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.fault.Kind), func(t *testing.T) {
-			srv, iss := openaiLocal(t, issuer.Config{})
+			srv, iss := openaiLocal(t, localissuer.Config{})
 			ts := openaiLogin(t, iss)
 			tt.fault.Path, tt.fault.Count = "/oauth/token", 1
-			if err := srv.SetFaults(issuer.Faults{tt.fault}); err != nil {
+			if err := srv.SetFaults(localissuer.Faults{tt.fault}); err != nil {
 				t.Fatal(err)
 			}
 			_, err := iss.Refresh(t.Context(), ts.RefreshToken, oauth.RefreshProactive)
@@ -667,8 +667,8 @@ func TestOpenAILocalFaults(t *testing.T) {
 		})
 	}
 	t.Run("missing fields on exchange", func(t *testing.T) {
-		srv, iss := openaiLocal(t, issuer.Config{})
-		if err := srv.SetFaults(issuer.Faults{{Kind: issuer.FaultMissingFields, Grant: "authorization_code",
+		srv, iss := openaiLocal(t, localissuer.Config{})
+		if err := srv.SetFaults(localissuer.Faults{{Kind: localissuer.FaultMissingFields, Grant: "authorization_code",
 			Fields: []string{"id_token"}}}); err != nil {
 			t.Fatal(err)
 		}
@@ -678,7 +678,7 @@ func TestOpenAILocalFaults(t *testing.T) {
 		openaiErrCheck{invalid: true}.check(t, err)
 	})
 	t.Run("hang with a short client timeout", func(t *testing.T) {
-		srv, _ := openaiLocal(t, issuer.Config{Faults: issuer.Faults{{Kind: issuer.FaultHang}}})
+		srv, _ := openaiLocal(t, localissuer.Config{Faults: localissuer.Faults{{Kind: localissuer.FaultHang}}})
 		iss := openaiNew(t, srv.BaseURL(), 100*time.Millisecond)
 		_, err := iss.DeviceStart(t.Context())
 		openaiErrCheck{unavailable: true}.check(t, err)

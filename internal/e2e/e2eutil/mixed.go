@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 	"github.com/codex-auth/codex-auth/store"
 )
 
@@ -69,7 +69,7 @@ func RunMixed(ctx context.Context, cfg MixedConfig) (MixedResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	iss, err := issuer.New(issuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
+	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
 	if err != nil {
 		return res, err
 	}
@@ -79,7 +79,7 @@ func RunMixed(ctx context.Context, cfg MixedConfig) (MixedResult, error) {
 	}
 	defer iss.Close()
 	if cfg.IssuerLatency > 0 {
-		if err := iss.SetFaults(issuer.Faults{{Kind: issuer.FaultLatency, Path: "/oauth/token", Grant: "refresh_token", Latency: issuer.Duration(cfg.IssuerLatency)}}); err != nil {
+		if err := iss.SetFaults(localissuer.Faults{{Kind: localissuer.FaultLatency, Path: "/oauth/token", Grant: "refresh_token", Latency: localissuer.Duration(cfg.IssuerLatency)}}); err != nil {
 			return res, err
 		}
 	}

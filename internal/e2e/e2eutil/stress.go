@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 // StressConfig sets up a stress run.
@@ -62,7 +62,7 @@ func RunStress(ctx context.Context, cfg StressConfig) (StressResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	iss, err := issuer.New(issuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
+	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
 	if err != nil {
 		return res, err
 	}

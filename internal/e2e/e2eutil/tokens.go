@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/codex-auth/codex-auth/internal/issuer"
+	"github.com/codex-auth/codex-auth/internal/localissuer"
 )
 
 // ChatGPTRecord signs in at the local issuer at base (which must allow
@@ -32,7 +32,7 @@ func ChatGPTRecord(ctx context.Context, base string) ([]byte, error) {
 	redirect := "http://localhost:1455/auth/callback"
 	q := url.Values{
 		"response_type":         {"code"},
-		"client_id":             {issuer.DefaultClientID},
+		"client_id":             {localissuer.DefaultClientID},
 		"redirect_uri":          {redirect},
 		"scope":                 {"openid profile email offline_access"},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
@@ -64,7 +64,7 @@ func ChatGPTRecord(ctx context.Context, base string) ([]byte, error) {
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {redirect},
-		"client_id":     {issuer.DefaultClientID},
+		"client_id":     {localissuer.DefaultClientID},
 		"code_verifier": {verifier},
 	}
 	req, err = http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth/token", strings.NewReader(form.Encode()))

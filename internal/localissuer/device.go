@@ -2,7 +2,7 @@
 // follow RFC 8628 section 3.5): usercode, token poll, the /codex/device
 // page, and the Go API that approves or denies.
 
-package issuer
+package localissuer
 
 import (
 	"crypto/rand"

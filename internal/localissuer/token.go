@@ -3,7 +3,7 @@
 // and reuse detection (RFC 6749 section 6, RFC 9700 section 4.14.2), and
 // OpenAI's token exchange for an API key (RFC 8693).
 
-package issuer
+package localissuer
 
 import (
 	"crypto/sha256"

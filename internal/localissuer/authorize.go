@@ -2,7 +2,7 @@
 // section 4.1.1, PKCE per RFC 7636 section 4.3, loopback redirects per
 // RFC 8252 section 7.3).
 
-package issuer
+package localissuer
 
 import (
 	"html/template"

@@ -1,6 +1,6 @@
 // whoami_test.go: the personal access token whoami endpoint.
 
-package issuer
+package localissuer
 
 import (
 	"encoding/json"

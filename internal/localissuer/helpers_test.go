@@ -1,7 +1,7 @@
 // helpers_test.go: a small OAuth client, a fake clock and a shared key
 // for the issuer's tests.
 
-package issuer
+package localissuer
 
 import (
 	"bytes"

@@ -1,7 +1,7 @@
 // faults.go: faults on demand (latency, status, dropped connections,
 // hangs, truncated, malformed or incomplete bodies) and how they are applied.
 
-package issuer
+package localissuer
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 // revoke.go: POST /oauth/revoke, token revocation (RFC 7009).
 
-package issuer
+package localissuer
 
 import "net/http"
 

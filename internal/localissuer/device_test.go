@@ -1,6 +1,6 @@
 // device_test.go: OpenAI's device-code flow.
 
-package issuer
+package localissuer
 
 import (
 	"errors"

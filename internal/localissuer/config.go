@@ -1,6 +1,6 @@
 // config.go: the issuer's configuration, its defaults and validation.
 
-package issuer
+package localissuer
 
 import (
 	"crypto/rsa"

@@ -2,7 +2,7 @@
 // (GET /api/accounts/v1/user-auth-credential/whoami), the endpoint the
 // Codex CLI calls at `login --with-access-token` and `login status`.
 
-package issuer
+package localissuer
 
 import (
 	"net/http"

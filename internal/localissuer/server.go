@@ -1,7 +1,7 @@
 // server.go: the Server, its state, lifecycle (Start, StartTLS, Close),
 // counters and the Go API tests drive it with.
 
-package issuer
+package localissuer
 
 import (
 	"context"

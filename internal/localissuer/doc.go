@@ -37,4 +37,4 @@
 // {"error": "authorization_pending"} while pending and, as RFC 8628
 // section 3.5, 400 {"error": "access_denied"} once denied and 400
 // {"error": "expired_token"} after the device lifetime.
-package issuer
+package localissuer

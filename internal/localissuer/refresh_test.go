@@ -1,7 +1,7 @@
 // refresh_test.go: rotation, reuse detection, expiry, revocation, the API
 // key exchange.
 
-package issuer
+package localissuer
 
 import (
 	"net/http"

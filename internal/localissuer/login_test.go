@@ -1,6 +1,6 @@
 // login_test.go: browser login, the code exchange, JWTs, discovery.
 
-package issuer
+package localissuer
 
 import (
 	"crypto"

@@ -1,7 +1,7 @@
 // debug.go: the admin endpoints under /debug/ that drive the issuer from
 // tests in any language (see the package comment).
 
-package issuer
+package localissuer
 
 import (
 	"encoding/json"

@@ -1,7 +1,7 @@
 // faults_test.go: each fault, their scoping (path, grant, count) and the
 // admin endpoints.
 
-package issuer
+package localissuer
 
 import (
 	"context"
