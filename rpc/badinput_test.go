@@ -1,5 +1,3 @@
-// badinput_test.go: every bad input of issue 3, as raw bytes, each followed by a good request.
-
 package rpc_test
 
 import (

@@ -1,5 +1,3 @@
-// bench_test.go: the in-process account/read round trip (issue 3's p99 target).
-
 package rpc_test
 
 import (

@@ -1,5 +1,3 @@
-// dispatch.go: the one switch from method names to the Service, and params decoding.
-
 package rpc
 
 import (

@@ -1,5 +1,3 @@
-// errors.go: the one place where errors become JSON-RPC error codes.
-
 package rpc
 
 import (

@@ -1,5 +1,3 @@
-// flood_test.go: 10,000 requests while the client reads no reply: bounded reading, then every reply.
-
 package rpc_test
 
 import (

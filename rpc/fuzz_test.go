@@ -1,5 +1,3 @@
-// fuzz_test.go: FuzzStream, arbitrary bytes through the Stream's read loop.
-
 package rpc_test
 
 import (

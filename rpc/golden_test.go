@@ -1,5 +1,3 @@
-// golden_test.go: golden JSON-RPC transcripts under testdata/*.txtar (-update rewrites them).
-
 package rpc_test
 
 import (

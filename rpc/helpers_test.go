@@ -1,5 +1,3 @@
-// helpers_test.go: the fake Service, a log recorder and a server on pipes.
-
 package rpc_test
 
 import (

@@ -1,5 +1,3 @@
-// lifecycle_test.go: initialize, versions, shutdown and exit, end of input, concurrency, cancellation, notifications.
-
 package rpc_test
 
 import (

@@ -1,5 +1,3 @@
-// secrets_test.go: a whole session with known fake secrets; only account/token replies may hold them.
-
 package rpc_test
 
 import (

@@ -1,5 +1,3 @@
-// server.go: the server: read loop, lifecycle, concurrency, cancellation, notifications.
-
 package rpc
 
 // Why the loop is ours and not jsonrpc2.Conn's: Conn runs the handler

@@ -1,5 +1,3 @@
-// stream.go: Content-Length framing, a jsonrpc2.Stream that survives bad input.
-
 package rpc
 
 import (

@@ -1,5 +1,3 @@
-// types.go: the wire types of the account API and their conversion from session's.
-
 package rpc
 
 import (

@@ -1,5 +1,3 @@
-// apikey.go: signing in with an API key, as `codex login --with-api-key` does.
-
 package session
 
 import (

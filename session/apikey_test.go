@@ -1,5 +1,3 @@
-// apikey_test.go: API-key login, status and token, over the real file store.
-
 package session
 
 import (

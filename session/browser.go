@@ -1,5 +1,3 @@
-// browser.go: signing in with ChatGPT in the browser (authorization code with PKCE, RFC 7636, over a loopback redirect, RFC 8252).
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// browser_test.go: browser sign-in end to end with a fake browser, and the workspace policy at login.
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// callback_test.go: the loopback callback server's hostile cases and port handling.
-
 package session
 
 import (

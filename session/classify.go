@@ -1,5 +1,3 @@
-// classify.go: what a change of the stored credentials means to the editor.
-
 package session
 
 import (
@@ -11,68 +9,68 @@ import (
 	"github.com/codex-auth/codex-auth/store"
 )
 
-// SnapshotState is the kind of thing found in the credential store.
-type SnapshotState int
+// snapshotState is the kind of thing found in the credential store.
+type snapshotState int
 
-// The states a Snapshot can be in.
+// The states a snapshot can be in.
 const (
-	// SnapLoggedOut: nothing is stored.
-	SnapLoggedOut SnapshotState = iota
-	// SnapAPIKey: an API-key record.
-	SnapAPIKey
-	// SnapChatGPT: a ChatGPT record (tokens).
-	SnapChatGPT
-	// SnapCorrupt: the stored bytes are not an auth record.
-	SnapCorrupt
-	// SnapUnsupported: a record in a mode codex-auth does not handle.
-	SnapUnsupported
-	// SnapUnavailable: the store could not be read (keyring locked, I/O
+	// snapLoggedOut: nothing is stored.
+	snapLoggedOut snapshotState = iota
+	// snapAPIKey: an API-key record.
+	snapAPIKey
+	// snapChatGPT: a ChatGPT record (tokens).
+	snapChatGPT
+	// snapCorrupt: the stored bytes are not an auth record.
+	snapCorrupt
+	// snapUnsupported: a record in a mode codex-auth does not handle.
+	snapUnsupported
+	// snapUnavailable: the store could not be read (keyring locked, I/O
 	// error). Says nothing about the credentials: Classify ignores it and
 	// the caller keeps its previous snapshot.
-	SnapUnavailable
-	// SnapPersonalAccessToken: a personal access token record.
-	SnapPersonalAccessToken
-	// SnapAgentIdentity: an agent identity record.
-	SnapAgentIdentity
+	snapUnavailable
+	// snapPersonalAccessToken: a personal access token record.
+	snapPersonalAccessToken
+	// snapAgentIdentity: an agent identity record.
+	snapAgentIdentity
 )
 
 // String names the state, for logs.
-func (s SnapshotState) String() string {
+func (s snapshotState) String() string {
 	switch s {
-	case SnapLoggedOut:
+	case snapLoggedOut:
 		return "loggedOut"
-	case SnapAPIKey:
+	case snapAPIKey:
 		return "apiKey"
-	case SnapChatGPT:
+	case snapChatGPT:
 		return "chatgpt"
-	case SnapCorrupt:
+	case snapCorrupt:
 		return "corrupt"
-	case SnapUnsupported:
+	case snapUnsupported:
 		return "unsupported"
-	case SnapUnavailable:
+	case snapUnavailable:
 		return "unavailable"
-	case SnapPersonalAccessToken:
+	case snapPersonalAccessToken:
 		return "personalAccessToken"
-	case SnapAgentIdentity:
+	case snapAgentIdentity:
 		return "agentIdentity"
 	}
 	return "unknown"
 }
 
 // LoggedIn reports whether the state is a usable session.
-func (s SnapshotState) LoggedIn() bool {
+func (s snapshotState) LoggedIn() bool {
 	switch s {
-	case SnapAPIKey, SnapChatGPT, SnapPersonalAccessToken, SnapAgentIdentity:
+	case snapAPIKey, snapChatGPT, snapPersonalAccessToken, snapAgentIdentity:
 		return true
 	}
 	return false
 }
 
-// Snapshot is what the editor was (or is about to be) told about the
+// snapshot is what the editor was (or is about to be) told about the
 // stored credentials. It holds no secret: keys and tokens appear only as
 // SHA-256 fingerprints. Snapshots are comparable with ==.
-type Snapshot struct {
-	State SnapshotState
+type snapshot struct {
+	State snapshotState
 	// Identity says whose credentials these are: "apikey:" and the key's
 	// fingerprint, or "chatgpt:" workspace "/" user (the user id claim,
 	// else the email). "" when it cannot be told (unreadable ID token).
@@ -88,43 +86,43 @@ type Snapshot struct {
 	Email       string
 	PlanType    string
 	WorkspaceID string
-	// Problem is set for SnapCorrupt, SnapUnsupported and SnapUnavailable:
+	// Problem is set for snapCorrupt, snapUnsupported and snapUnavailable:
 	// a message safe to show.
 	Problem string
 }
 
-// SnapshotOf summarises the result of Store.Load: (nil, nil) is logged
-// out; a *store.CorruptError is SnapCorrupt; any other error is
-// SnapUnavailable.
-func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
+// snapshotOf summarises the result of Store.Load: (nil, nil) is logged
+// out; a *store.CorruptError is snapCorrupt; any other error is
+// snapUnavailable.
+func snapshotOf(rec *store.Record, loadErr error) snapshot {
 	if loadErr != nil {
 		var ce *store.CorruptError
 		if errors.As(loadErr, &ce) {
-			return Snapshot{State: SnapCorrupt, Problem: ce.Error()}
+			return snapshot{State: snapCorrupt, Problem: ce.Error()}
 		}
-		return Snapshot{State: SnapUnavailable, Problem: loadErr.Error()}
+		return snapshot{State: snapUnavailable, Problem: loadErr.Error()}
 	}
 	if rec == nil {
-		return Snapshot{State: SnapLoggedOut}
+		return snapshot{State: snapLoggedOut}
 	}
 	mode := rec.EffectiveMode()
 	if !rec.Supported() {
-		return Snapshot{State: SnapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + string(mode) + ")"}
+		return snapshot{State: snapUnsupported, Mode: mode, Problem: ErrUnsupportedRecord.Error() + " (" + string(mode) + ")"}
 	}
 	switch mode {
 	case store.AuthModeAPIKey:
 		fp := classifyFingerprint(*rec.APIKey)
-		return Snapshot{State: SnapAPIKey, Mode: mode, Identity: "apikey:" + fp, TokensFP: fp}
+		return snapshot{State: snapAPIKey, Mode: mode, Identity: "apikey:" + fp, TokensFP: fp}
 	case store.AuthModePersonalAccessToken:
 		// Whose token it is takes a whoami request: the token is the
 		// identity (a new token is another login, as with an API key).
 		t, _ := rec.PersonalAccessToken()
 		fp := classifyFingerprint(t)
-		return Snapshot{State: SnapPersonalAccessToken, Mode: mode, Identity: "pat:" + fp, TokensFP: fp}
+		return snapshot{State: snapPersonalAccessToken, Mode: mode, Identity: "pat:" + fp, TokensFP: fp}
 	case store.AuthModeAgentIdentity:
 		jwt, _ := rec.AgentIdentity()
 		a := rec.Account()
-		s := Snapshot{State: SnapAgentIdentity, Mode: mode, TokensFP: classifyFingerprint(jwt),
+		s := snapshot{State: snapAgentIdentity, Mode: mode, TokensFP: classifyFingerprint(jwt),
 			Email: a.Email, PlanType: a.PlanType, WorkspaceID: a.WorkspaceID}
 		if a.RuntimeID != "" {
 			s.Identity = "agent:" + a.WorkspaceID + "/" + a.RuntimeID
@@ -135,8 +133,8 @@ func SnapshotOf(rec *store.Record, loadErr error) Snapshot {
 	// An unreadable ID token leaves the claims empty: the identity is then
 	// unknown rather than an error, as Codex only displays these claims.
 	a := rec.Account()
-	s := Snapshot{
-		State:       SnapChatGPT,
+	s := snapshot{
+		State:       snapChatGPT,
 		Mode:        mode,
 		TokensFP:    classifyFingerprint(t.IDToken, t.AccessToken, t.RefreshToken),
 		Email:       a.Email,
@@ -164,8 +162,8 @@ func classifyFingerprint(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Verdict says what to tell the editor about a change.
-type Verdict struct {
+// verdict says what to tell the editor about a change.
+type verdict struct {
 	// Changed: send account/updated.
 	Changed bool
 	// Refreshed: same account, new key material (another process
@@ -186,8 +184,8 @@ const (
 )
 
 // Classify compares what the editor was last told (prev) with what the
-// store holds now (next). A SnapUnavailable next says nothing and yields
-// the zero Verdict (keep prev). Rules:
+// store holds now (next). A snapUnavailable next says nothing and yields
+// the zero verdict (keep prev). Rules:
 //   - unchanged: nothing;
 //   - logged in, same identity: tokens refreshed elsewhere are adopted
 //     silently (Refreshed); Changed only when mode, email, plan or
@@ -203,25 +201,25 @@ const (
 // same mode count as the same account: a refresh is far more likely than
 // a silent account switch, and a false invalidation would sign the editor
 // out for nothing.
-func Classify(prev, next Snapshot) Verdict {
-	if next.State == SnapUnavailable || prev == next {
-		return Verdict{}
+func classify(prev, next snapshot) verdict {
+	if next.State == snapUnavailable || prev == next {
+		return verdict{}
 	}
 	if !prev.State.LoggedIn() {
-		return Verdict{Changed: true}
+		return verdict{Changed: true}
 	}
 	switch next.State {
-	case SnapLoggedOut:
-		return Verdict{Changed: true, Invalidation: ReasonLoggedOut, Message: classifyMsgLoggedOut}
-	case SnapCorrupt:
-		return Verdict{Changed: true, Invalidation: ReasonCredentialsCorrupted, Message: next.Problem}
-	case SnapUnsupported:
-		return Verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgUnsupported}
+	case snapLoggedOut:
+		return verdict{Changed: true, Invalidation: ReasonLoggedOut, Message: classifyMsgLoggedOut}
+	case snapCorrupt:
+		return verdict{Changed: true, Invalidation: ReasonCredentialsCorrupted, Message: next.Problem}
+	case snapUnsupported:
+		return verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgUnsupported}
 	}
 	if !classifySameAccount(prev, next) {
-		return Verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgAccountChanged}
+		return verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgAccountChanged}
 	}
-	return Verdict{
+	return verdict{
 		Changed:   prev.Mode != next.Mode || prev.Email != next.Email || prev.PlanType != next.PlanType || prev.WorkspaceID != next.WorkspaceID,
 		Refreshed: prev.TokensFP != next.TokensFP,
 	}
@@ -229,7 +227,7 @@ func Classify(prev, next Snapshot) Verdict {
 
 // classifySameAccount: both logged in, same state, and the same identity
 // (an unknown identity matches any, see Classify).
-func classifySameAccount(prev, next Snapshot) bool {
+func classifySameAccount(prev, next snapshot) bool {
 	if prev.State != next.State {
 		return false
 	}

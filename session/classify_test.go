@@ -1,5 +1,3 @@
-// classify_test.go: tests of Snapshot and Classify.
-
 package session
 
 import (
@@ -83,31 +81,31 @@ func TestSnapshotOf(t *testing.T) {
 	loads := classifyTestLoads(t)
 	tests := []struct {
 		name string
-		want Snapshot
+		want snapshot
 	}{
-		{"out", Snapshot{State: SnapLoggedOut}},
-		{"gpt1", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-1/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-1"}},
-		{"gpt1w", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
+		{"out", snapshot{State: snapLoggedOut}},
+		{"gpt1", snapshot{State: snapChatGPT, Identity: "chatgpt:ws-1/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-1"}},
+		{"gpt1w", snapshot{State: snapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
 		// tokens.account_id wins over the ID token's claim.
-		{"gpt1s", Snapshot{State: SnapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
+		{"gpt1s", snapshot{State: snapChatGPT, Identity: "chatgpt:ws-2/user-1", Mode: "chatgpt", Email: "a@x.test", PlanType: "plus", WorkspaceID: "ws-2"}},
 		// Unreadable ID token: identity unknown, workspace from tokens.account_id.
-		{"gptX", Snapshot{State: SnapChatGPT, Mode: "chatgpt", WorkspaceID: "ws-from-tokens"}},
-		{"bad", Snapshot{State: SnapCorrupt, Problem: "/home/u/.codex/auth.json is not a valid auth record: truncated JSON at byte 5"}},
-		{"unsup", Snapshot{State: SnapUnsupported, Mode: "agentIdentity", Problem: ErrUnsupportedRecord.Error() + " (agentIdentity)"}},
-		{"unav", Snapshot{State: SnapUnavailable, Problem: "credential store unavailable: keyring locked"}},
-		{"key1", Snapshot{State: SnapAPIKey, Mode: "apikey"}},
+		{"gptX", snapshot{State: snapChatGPT, Mode: "chatgpt", WorkspaceID: "ws-from-tokens"}},
+		{"bad", snapshot{State: snapCorrupt, Problem: "/home/u/.codex/auth.json is not a valid auth record: truncated JSON at byte 5"}},
+		{"unsup", snapshot{State: snapUnsupported, Mode: "agentIdentity", Problem: ErrUnsupportedRecord.Error() + " (agentIdentity)"}},
+		{"unav", snapshot{State: snapUnavailable, Problem: "credential store unavailable: keyring locked"}},
+		{"key1", snapshot{State: snapAPIKey, Mode: "apikey"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := loads[tt.name]
-			got := SnapshotOf(l.rec, l.err)
+			got := snapshotOf(l.rec, l.err)
 			// Fingerprints are checked in TestSnapshotFingerprints.
 			got.TokensFP = ""
-			if got.State == SnapAPIKey {
+			if got.State == snapAPIKey {
 				got.Identity = ""
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("SnapshotOf(%s) mismatch (-want +got):\n%s", tt.name, diff)
+				t.Errorf("snapshotOf(%s) mismatch (-want +got):\n%s", tt.name, diff)
 			}
 		})
 	}
@@ -117,9 +115,9 @@ func TestSnapshotOf(t *testing.T) {
 // and never contain the secrets.
 func TestSnapshotFingerprints(t *testing.T) {
 	loads := classifyTestLoads(t)
-	snap := func(name string) Snapshot { return SnapshotOf(loads[name].rec, loads[name].err) }
+	snap := func(name string) snapshot { return snapshotOf(loads[name].rec, loads[name].err) }
 
-	if a, b := snap("key1"), SnapshotOf(store.NewAPIKeyRecord("sk-proj-secret-one-abcdef"), nil); a != b {
+	if a, b := snap("key1"), snapshotOf(store.NewAPIKeyRecord("sk-proj-secret-one-abcdef"), nil); a != b {
 		t.Errorf("the same key gave different snapshots: %+v, %+v", a, b)
 	}
 	if a, b := snap("key1"), snap("key2"); a.Identity == b.Identity || a.TokensFP == b.TokensFP {
@@ -133,7 +131,7 @@ func TestSnapshotFingerprints(t *testing.T) {
 	}
 	secrets := []string{"secret", "sk-proj"}
 	for name, l := range loads {
-		s := SnapshotOf(l.rec, l.err)
+		s := snapshotOf(l.rec, l.err)
 		for _, f := range []string{s.Identity, s.TokensFP, string(s.Mode), s.Email, s.PlanType, s.WorkspaceID, s.Problem} {
 			for _, sec := range secrets {
 				if strings.Contains(f, sec) {
@@ -167,28 +165,28 @@ func TestClassify(t *testing.T) {
 		"unsup": "C  C  C  C  C  C  C  C  C  C  C  .  .",
 		"unav":  "C  C  C  C  C  C  C  C  C  C  C  C  .",
 	}
-	verdict := func(code, next string) Verdict {
+	want := func(code, next string) verdict {
 		switch code {
 		case ".":
-			return Verdict{}
+			return verdict{}
 		case "C":
-			return Verdict{Changed: true}
+			return verdict{Changed: true}
 		case "R":
-			return Verdict{Refreshed: true}
+			return verdict{Refreshed: true}
 		case "CR":
-			return Verdict{Changed: true, Refreshed: true}
+			return verdict{Changed: true, Refreshed: true}
 		case "LO":
-			return Verdict{Changed: true, Invalidation: ReasonLoggedOut, Message: classifyMsgLoggedOut}
+			return verdict{Changed: true, Invalidation: ReasonLoggedOut, Message: classifyMsgLoggedOut}
 		case "AC":
-			return Verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgAccountChanged}
+			return verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgAccountChanged}
 		case "AU":
-			return Verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgUnsupported}
+			return verdict{Changed: true, Invalidation: ReasonAccountChanged, Message: classifyMsgUnsupported}
 		case "CC":
-			return Verdict{Changed: true, Invalidation: ReasonCredentialsCorrupted,
+			return verdict{Changed: true, Invalidation: ReasonCredentialsCorrupted,
 				Message: "/home/u/.codex/auth.json is not a valid auth record: " + map[string]string{"bad": "truncated JSON at byte 5", "bad2": "file is empty"}[next]}
 		}
 		t.Fatalf("unknown code %q", code)
-		return Verdict{}
+		return verdict{}
 	}
 	for _, prev := range names {
 		codes := strings.Fields(matrix[prev])
@@ -198,9 +196,9 @@ func TestClassify(t *testing.T) {
 		for i, next := range names {
 			t.Run(prev+"->"+next, func(t *testing.T) {
 				p, n := loads[prev], loads[next]
-				got := Classify(SnapshotOf(p.rec, p.err), SnapshotOf(n.rec, n.err))
-				if diff := cmp.Diff(verdict(codes[i], next), got); diff != "" {
-					t.Errorf("Classify(%s, %s) mismatch (-want +got):\n%s", prev, next, diff)
+				got := classify(snapshotOf(p.rec, p.err), snapshotOf(n.rec, n.err))
+				if diff := cmp.Diff(want(codes[i], next), got); diff != "" {
+					t.Errorf("classify(%s, %s) mismatch (-want +got):\n%s", prev, next, diff)
 				}
 			})
 		}

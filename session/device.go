@@ -1,6 +1,3 @@
-// device.go: the device-code polling loop (OpenAI's device flow, shaped
-// after RFC 8628 section 3.4 and 3.5), from a user code to a TokenSet.
-
 package session
 
 import (
@@ -33,8 +30,8 @@ const (
 	deviceSlowDownStep = 5 * time.Second
 )
 
-// DeviceOptions tunes RunDeviceFlow; the zero value is OpenAI's flow.
-type DeviceOptions struct {
+// deviceOptions tunes runDeviceFlow; the zero value is OpenAI's flow.
+type deviceOptions struct {
 	// Limit is how long to poll before ErrDeviceExpired (default
 	// DefaultDeviceLimit).
 	Limit time.Duration
@@ -47,7 +44,7 @@ type DeviceOptions struct {
 	MaxBackoff time.Duration
 }
 
-// RunDeviceFlow polls iss until the user approves dc, then exchanges the
+// runDeviceFlow polls iss until the user approves dc, then exchanges the
 // code for tokens. It waits one interval before every poll (RFC 8628
 // section 3.5); while the issuer is unavailable it doubles the wait up to
 // MaxBackoff and goes on polling. It returns:
@@ -58,7 +55,7 @@ type DeviceOptions struct {
 //   - ctx's error, at once, when ctx ends;
 //   - other issuer answers wrapped with ErrLoginFailed, and the exchange's
 //     own errors (*IssuerError, ErrIssuerUnavailable) as they are.
-func RunDeviceFlow(ctx context.Context, iss Issuer, dc DeviceCode, opts DeviceOptions) (TokenSet, error) {
+func runDeviceFlow(ctx context.Context, iss Issuer, dc DeviceCode, opts deviceOptions) (TokenSet, error) {
 	if opts.Limit <= 0 {
 		opts.Limit = DefaultDeviceLimit
 	}
@@ -186,7 +183,7 @@ func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
 		dc.Interval = m.devicePoll
 	}
 	m.launchLogin(fctx, l, func(ctx context.Context) error {
-		ts, err := RunDeviceFlow(ctx, m.opts.Issuer, dc, DeviceOptions{Limit: limit})
+		ts, err := runDeviceFlow(ctx, m.opts.Issuer, dc, deviceOptions{Limit: limit})
 		if err != nil {
 			return err
 		}

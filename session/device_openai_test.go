@@ -107,22 +107,22 @@ func TestOpenAILocalDevice(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				ts, err := RunDeviceFlow(t.Context(), iss, dc, DeviceOptions{})
+				ts, err := runDeviceFlow(t.Context(), iss, dc, deviceOptions{})
 				done <- result{ts, err}
 			}()
 			openaiGuard(t, "the flow's second poll", polled)
 			if err := tt.decide(srv, dc.UserCode); err != nil {
 				t.Fatal(err)
 			}
-			r := openaiGuard(t, "RunDeviceFlow", done)
+			r := openaiGuard(t, "runDeviceFlow", done)
 			if tt.wantErr != nil {
 				if !errors.Is(r.err, tt.wantErr) || !errors.Is(r.err, ErrLoginFailed) {
-					t.Errorf("RunDeviceFlow error = %v, want %v", r.err, tt.wantErr)
+					t.Errorf("runDeviceFlow error = %v, want %v", r.err, tt.wantErr)
 				}
 				return
 			}
 			if r.err != nil {
-				t.Fatalf("RunDeviceFlow: %v", r.err)
+				t.Fatalf("runDeviceFlow: %v", r.err)
 			}
 			if got := openaiEmail(t, r.ts); got != "dev@example.com" {
 				t.Errorf("signed in as %q, want dev@example.com", got)
@@ -160,14 +160,14 @@ func TestOpenAILocalDevice(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() {
-			_, err := RunDeviceFlow(ctx, iss, dc, DeviceOptions{})
+			_, err := runDeviceFlow(ctx, iss, dc, deviceOptions{})
 			done <- err
 		}()
 		openaiGuard(t, "the first poll", polled)
 		cancel()
 		// With an hour-long client timeout, only the cancellation can end the poll.
-		if err := openaiGuard(t, "RunDeviceFlow after cancel", done); !errors.Is(err, context.Canceled) {
-			t.Errorf("RunDeviceFlow error = %v, want context.Canceled", err)
+		if err := openaiGuard(t, "runDeviceFlow after cancel", done); !errors.Is(err, context.Canceled) {
+			t.Errorf("runDeviceFlow error = %v, want context.Canceled", err)
 		}
 	})
 }

@@ -1,7 +1,3 @@
-// device_test.go: the device-code polling loop in virtual time
-// (testing/synctest), through the real OpenAIIssuer over an in-memory
-// transport.
-
 package session
 
 import (
@@ -124,26 +120,26 @@ func TestDeviceFlowPolling(t *testing.T) {
 	tests := []struct {
 		name      string
 		interval  time.Duration
-		opts      DeviceOptions
+		opts      deviceOptions
 		script    []deviceAnswer
 		wantPolls []time.Duration
 	}{
-		{"approved at once", 5 * time.Second, DeviceOptions{},
+		{"approved at once", 5 * time.Second, deviceOptions{},
 			[]deviceAnswer{deviceApproved}, secs(5)},
-		{"issuer interval honoured", 7 * time.Second, DeviceOptions{},
+		{"issuer interval honoured", 7 * time.Second, deviceOptions{},
 			[]deviceAnswer{devicePending, devicePending, deviceApproved}, secs(7, 14, 21)},
-		{"404 is pending too", 5 * time.Second, DeviceOptions{},
+		{"404 is pending too", 5 * time.Second, deviceOptions{},
 			[]deviceAnswer{{status: 404}, deviceApproved}, secs(5, 10)},
-		{"no interval: 5s", 0, DeviceOptions{},
+		{"no interval: 5s", 0, deviceOptions{},
 			[]deviceAnswer{devicePending, deviceApproved}, secs(5, 10)},
-		{"MinInterval floors it", 1 * time.Second, DeviceOptions{MinInterval: 3 * time.Second},
+		{"MinInterval floors it", 1 * time.Second, deviceOptions{MinInterval: 3 * time.Second},
 			[]deviceAnswer{devicePending, deviceApproved}, secs(3, 6)},
-		{"backoff while unavailable, reset once answered", 5 * time.Second, DeviceOptions{},
+		{"backoff while unavailable, reset once answered", 5 * time.Second, deviceOptions{},
 			[]deviceAnswer{deviceDown, deviceDown, deviceDown, devicePending, deviceApproved},
 			secs(5, 15, 35, 75, 80)},
-		{"backoff capped", 5 * time.Second, DeviceOptions{MaxBackoff: 15 * time.Second},
+		{"backoff capped", 5 * time.Second, deviceOptions{MaxBackoff: 15 * time.Second},
 			[]deviceAnswer{deviceDown, deviceDown, deviceDown, deviceApproved}, secs(5, 15, 30, 45)},
-		{"slow_down adds 5s", 5 * time.Second, DeviceOptions{},
+		{"slow_down adds 5s", 5 * time.Second, deviceOptions{},
 			[]deviceAnswer{{status: 400, body: `{"error":"slow_down"}`}, devicePending, deviceApproved},
 			secs(5, 15, 25)},
 	}
@@ -153,9 +149,9 @@ func TestDeviceFlowPolling(t *testing.T) {
 				f, iss := deviceSetup(t, tt.script...)
 				dc := deviceCode
 				dc.Interval = tt.interval
-				got, err := RunDeviceFlow(t.Context(), iss, dc, tt.opts)
+				got, err := runDeviceFlow(t.Context(), iss, dc, tt.opts)
 				if err != nil {
-					t.Fatalf("RunDeviceFlow: %v", err)
+					t.Fatalf("runDeviceFlow: %v", err)
 				}
 				if diff := cmp.Diff(TokenSet{IDToken: "idt", AccessToken: "at", RefreshToken: "rt"}, got); diff != "" {
 					t.Errorf("tokens (-want +got):\n%s", diff)
@@ -181,26 +177,26 @@ func TestDeviceFlowPolling(t *testing.T) {
 func TestDeviceFlowFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		opts      DeviceOptions
+		opts      deviceOptions
 		script    []deviceAnswer
 		wantErr   error
-		wantAfter time.Duration // virtual time until RunDeviceFlow returned
+		wantAfter time.Duration // virtual time until runDeviceFlow returned
 	}{
-		{"expires at the default limit", DeviceOptions{}, []deviceAnswer{devicePending},
+		{"expires at the default limit", deviceOptions{}, []deviceAnswer{devicePending},
 			ErrDeviceExpired, 15 * time.Minute},
-		{"expires at a set limit", DeviceOptions{Limit: 12 * time.Second}, []deviceAnswer{devicePending},
+		{"expires at a set limit", deviceOptions{Limit: 12 * time.Second}, []deviceAnswer{devicePending},
 			ErrDeviceExpired, 12 * time.Second},
-		{"limit ends a poll in flight", DeviceOptions{Limit: 8 * time.Second}, []deviceAnswer{{hang: true}},
+		{"limit ends a poll in flight", deviceOptions{Limit: 8 * time.Second}, []deviceAnswer{{hang: true}},
 			ErrDeviceExpired, 8 * time.Second},
-		{"unavailable until the limit", DeviceOptions{Limit: 2 * time.Minute}, []deviceAnswer{deviceDown},
+		{"unavailable until the limit", deviceOptions{Limit: 2 * time.Minute}, []deviceAnswer{deviceDown},
 			ErrDeviceExpired, 2 * time.Minute},
-		{"issuer says expired", DeviceOptions{}, []deviceAnswer{devicePending, {status: 400, body: `{"error":"expired_token"}`}},
+		{"issuer says expired", deviceOptions{}, []deviceAnswer{devicePending, {status: 400, body: `{"error":"expired_token"}`}},
 			ErrDeviceExpired, 10 * time.Second},
-		{"denied", DeviceOptions{}, []deviceAnswer{devicePending, {status: 400, body: `{"error":"access_denied"}`}},
+		{"denied", deviceOptions{}, []deviceAnswer{devicePending, {status: 400, body: `{"error":"access_denied"}`}},
 			ErrDeviceDenied, 10 * time.Second},
-		{"other refusal", DeviceOptions{}, []deviceAnswer{{status: 400, body: `{"error":"invalid_request"}`}},
+		{"other refusal", deviceOptions{}, []deviceAnswer{{status: 400, body: `{"error":"invalid_request"}`}},
 			ErrLoginFailed, 5 * time.Second},
-		{"lying issuer", DeviceOptions{}, []deviceAnswer{{status: 200, body: `{"authorization_code":`}},
+		{"lying issuer", deviceOptions{}, []deviceAnswer{{status: 200, body: `{"authorization_code":`}},
 			ErrInvalidResponse, 5 * time.Second},
 	}
 	for _, tt := range tests {
@@ -208,9 +204,9 @@ func TestDeviceFlowFailures(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				_, iss := deviceSetup(t, tt.script...)
 				start := time.Now()
-				_, err := RunDeviceFlow(t.Context(), iss, deviceCode, tt.opts)
+				_, err := runDeviceFlow(t.Context(), iss, deviceCode, tt.opts)
 				if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrLoginFailed) {
-					t.Errorf("RunDeviceFlow error = %v, want %v wrapping ErrLoginFailed", err, tt.wantErr)
+					t.Errorf("runDeviceFlow error = %v, want %v wrapping ErrLoginFailed", err, tt.wantErr)
 				}
 				if got := time.Since(start); got != tt.wantAfter {
 					t.Errorf("returned after %v, want %v", got, tt.wantAfter)
@@ -241,7 +237,7 @@ func TestDeviceFlowCancel(t *testing.T) {
 				done := make(chan result)
 				start := time.Now()
 				go func() {
-					_, err := RunDeviceFlow(ctx, iss, deviceCode, DeviceOptions{})
+					_, err := runDeviceFlow(ctx, iss, deviceCode, deviceOptions{})
 					done <- result{err, time.Since(start)}
 				}()
 				time.Sleep(tt.cancel) // virtual
@@ -281,7 +277,7 @@ func TestDeviceFlowExchangeError(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = RunDeviceFlow(t.Context(), iss, deviceCode, DeviceOptions{})
+		_, err = runDeviceFlow(t.Context(), iss, deviceCode, deviceOptions{})
 		var ie *IssuerError
 		if !errors.As(err, &ie) || ie.Code != "invalid_grant" {
 			t.Errorf("error = %v, want the exchange's IssuerError invalid_grant", err)

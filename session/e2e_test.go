@@ -1,5 +1,3 @@
-// e2e_test.go: the Manager end to end through the real local issuer (internal/localissuer) and OpenAI's client: browser and device-code logins, a hanging issuer.
-
 package session
 
 import (

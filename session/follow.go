@@ -1,5 +1,3 @@
-// follow.go: following changes made elsewhere (other processes, config files): watching, classifying, notifying, and enforcing managed policy.
-
 package session
 
 import (
@@ -187,8 +185,8 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	// A refreshed token set whose save failed stands in for the stored
 	// record that still holds the spent refresh token.
 	rec, _ = m.withPending(rec)
-	next := SnapshotOf(rec, err)
-	if next.State == SnapUnavailable {
+	next := snapshotOf(rec, err)
+	if next.State == snapUnavailable {
 		m.mu.Lock()
 		if m.rec == nil {
 			// Nothing known to keep: Status reports why.
@@ -219,13 +217,13 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 				m.violation(pe, derr)
 				return nil
 			}
-			next = SnapshotOf(rec, err)
+			next = snapshotOf(rec, err)
 		}
 	}
 
 	m.mu.Lock()
 	prev := m.last
-	v := Classify(prev, next)
+	v := classify(prev, next)
 	m.rec, m.loadErr = rec, err
 	if prev.State != next.State || prev.Identity != next.Identity {
 		// Another login, a logout or a corruption: a refresh in flight
@@ -280,7 +278,7 @@ func (m *Manager) violation(pe *PolicyError, derr error) {
 	if derr != nil {
 		m.loadErr = fmt.Errorf("%w", pe)
 	}
-	m.last = Snapshot{State: SnapLoggedOut}
+	m.last = snapshot{State: snapLoggedOut}
 	m.gen++
 	m.refresh.reset()
 	m.mu.Unlock()

@@ -1,5 +1,3 @@
-// follow_test.go: changes made by another process on the same home, and managed policy at start, at login and on config change, over real files and fsnotify.
-
 package session
 
 import (
@@ -22,7 +20,7 @@ import (
 
 // adopted is the marker the tests' traceAdopt hook records: the watcher
 // handled a change, and sent its notifications before this.
-type adopted struct{ v Verdict }
+type adopted struct{ v verdict }
 
 // followEnv is a watching Manager and a second process on one home.
 type followEnv struct {
@@ -63,7 +61,7 @@ func newFollow(t *testing.T, setup func(f *followEnv), mutate func(*Options)) *f
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.traceAdopt = func(v Verdict) { f.rec.notify(adopted{v}) }
+	m.traceAdopt = func(v verdict) { f.rec.notify(adopted{v}) }
 	if err := m.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +215,7 @@ func TestFollowOwnWritesNotReported(t *testing.T) {
 	want := []any{
 		AccountUpdated{AuthMode: "apikey"}, adopted{},
 		AccountUpdated{}, adopted{},
-		AccountUpdated{AuthMode: "apikey"}, adopted{Verdict{Changed: true}},
+		AccountUpdated{AuthMode: "apikey"}, adopted{verdict{Changed: true}},
 	}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(adopted{})); diff != "" {
 		t.Errorf("notifications (-want +got):\n%s", diff)

@@ -1,5 +1,3 @@
-// logout.go: logging out: delete every local copy at once, revoke at the issuer (RFC 7009) in the background.
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// logout_test.go: logout revokes and deletes the same record.
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// manager.go: the Manager, its options, and the account API it serves (status, token, API-key login).
-
 package session
 
 import (
@@ -152,7 +150,7 @@ type Manager struct {
 	devicePoll time.Duration
 	// traceAdopt, when set (tests), hears every change the watcher
 	// classified, after its notifications.
-	traceAdopt func(Verdict)
+	traceAdopt func(verdict)
 
 	mu      sync.Mutex
 	cfg     store.Config  // the configuration in force (policy)
@@ -171,7 +169,7 @@ type Manager struct {
 	storeNotice string
 	// last is what the editor was last told about the stored
 	// credentials; changes found by the watcher are classified against it.
-	last Snapshot
+	last snapshot
 	// watcher is set by Start when watching; commit asks it to resync.
 	watcher atomic.Pointer[watch.Watcher]
 	// gen counts changes of the in-memory record made by logins and
@@ -515,7 +513,7 @@ func (m *Manager) commit(write func() error, rec *store.Record, notes ...note) e
 	}
 	m.mu.Lock()
 	m.rec, m.loadErr, m.notice = rec.Clone(), nil, ""
-	m.last = SnapshotOf(rec, nil)
+	m.last = snapshotOf(rec, nil)
 	m.gen++
 	m.refresh.reset()
 	m.kickAhead()

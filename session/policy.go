@@ -1,5 +1,3 @@
-// policy.go: managed policy (forced_login_method, forced_chatgpt_workspace_id) as pure checks.
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// policy_test.go: table tests for the managed policy checks.
-
 package session
 
 import (

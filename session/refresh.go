@@ -430,7 +430,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 			if redeemed != nil || stale {
 				// Our own write; a record adopted from another process
 				// is left for the watcher to classify.
-				m.last = SnapshotOf(rec, nil)
+				m.last = snapshotOf(rec, nil)
 			}
 			switch {
 			case unsaved != nil:

@@ -1,5 +1,3 @@
-// refresh_test.go: refresh once, adopt what another process rotated, permanent and transient failures.
-
 package session
 
 import (

@@ -1,5 +1,3 @@
-// testutil_test.go: helpers for the Manager's tests: a recording notifier, a fake browser, test JWTs, and stand-ins until the real store and local issuer land.
-
 package session
 
 import (

@@ -1,10 +1,4 @@
-// Package session runs sign-in flows, keeps tokens fresh, enforces managed
-// policy and watches the shared credential cache. It knows flows and
-// tokens, not JSON-RPC: package rpc translates its results and errors.
-
 package session
-
-// types.go: the results, events and errors session gives its callers.
 
 import (
 	"errors"

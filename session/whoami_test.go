@@ -1,5 +1,3 @@
-// whoami_test.go: personal access tokens and agent identities through the real local issuer's whoami.
-
 package session
 
 import (

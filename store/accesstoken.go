@@ -1,7 +1,3 @@
-// accesstoken.go: the records `codex login --with-access-token` writes
-// (a personal access token, an agent identity), kept in Record.Extra so
-// that their place among unknown keys survives a read-modify-write.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// accesstoken_test.go: the access-token records, byte for byte as Codex 0.171 writes them.
-
 package store
 
 import (

@@ -1,8 +1,5 @@
 package store
 
-// account.go: the one account view of a record (who, which plan, which
-// workspace), shared by the sidecar, the CLI, policy and classification.
-
 import "time"
 
 // Account is what a record says about its account, for display and

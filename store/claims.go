@@ -1,5 +1,3 @@
-// claims.go: reading the ID token's claims and a token's expiry for display.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// claims_test.go: ID token claims, expiry and the API key mask.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// codex_test.go: the real Codex CLI and our store sharing one home.
-
 package store
 
 import (

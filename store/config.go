@@ -1,5 +1,3 @@
-// config.go: the Codex configuration layers codex-auth reads.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// config_test.go: configuration layers, precedence and errors.
-
 package store
 
 import (

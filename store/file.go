@@ -1,5 +1,3 @@
-// file.go: the auth.json backend: atomic replace, 0600, never a torn file.
-
 package store
 
 import (

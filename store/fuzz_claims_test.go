@@ -1,5 +1,3 @@
-// fuzz_claims_test.go: FuzzParseIDToken, arbitrary tokens and claim round trips.
-
 package store
 
 import (

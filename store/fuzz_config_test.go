@@ -1,5 +1,3 @@
-// fuzz_config_test.go: FuzzLoadConfig, arbitrary TOML through LoadConfig.
-
 package store
 
 import (

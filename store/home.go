@@ -1,5 +1,3 @@
-// home.go: resolving CODEX_HOME exactly as the Codex CLI does.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// keyring.go: the OS keyring backend, every call bounded by a timeout.
-
 package store
 
 import (

@@ -1,6 +1,3 @@
-// keyring_flight_test.go: a hung keyring gets one call in flight per
-// store, never one per attempt; calls keep their order.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// keyring_test.go: the real Secret Service keyring, shared with Codex.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// lock.go: the two flock(2) locks the Codex CLI takes around auth.json.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// mask.go: showing an API key without revealing it.
-
 package store
 
 import "unicode/utf8"

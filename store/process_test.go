@@ -1,5 +1,3 @@
-// process_test.go: several processes and killed writers sharing one home.
-
 package store
 
 import (

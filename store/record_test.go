@@ -1,5 +1,3 @@
-// record_test.go: auth.json golden round trips, encoding details, fuzzing.
-
 package store
 
 import (

@@ -1,8 +1,3 @@
-// secrets.go: Codex's encrypted secret storage (feature secret_auth_storage
-// with the store keyring or auto): the record in
-// $CODEX_HOME/secrets/codex_auth.age, an age v1 file with an scrypt
-// passphrase kept in the keyring, decrypted once per change of the file.
-
 package store
 
 import (

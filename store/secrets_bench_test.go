@@ -1,7 +1,3 @@
-// secrets_bench_test.go: what one change of the encrypted secrets file
-// costs to read (make bench): one scrypt decryption at the writer's work
-// factor. Codex writes 20; codex-auth writes SecretsWorkFactor.
-
 package store
 
 import (

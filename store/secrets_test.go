@@ -1,9 +1,5 @@
 //go:build agesecrets
 
-// secrets_test.go: the encrypted secrets file with the real keyring. Built
-// only with -tags agesecrets (make unit runs it without -race: scrypt under
-// the race detector is many times slower).
-
 package store
 
 import (

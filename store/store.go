@@ -1,5 +1,3 @@
-// store.go: the Store, its modes, and the operations every caller uses.
-
 package store
 
 import (

@@ -1,5 +1,3 @@
-// store_test.go: the Store's file, ephemeral and fallback behaviour.
-
 package store
 
 import (

@@ -6,8 +6,6 @@
 // trials, each within one interval or not. Run by make bench.
 package main
 
-// main.go: the latency benchmark.
-
 import (
 	"context"
 	"crypto/sha256"

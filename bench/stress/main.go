@@ -7,8 +7,6 @@
 // wrote takes to be served. Run by make bench.
 package main
 
-// main.go: the stress benchmark.
-
 import (
 	"context"
 	"fmt"

@@ -1,7 +1,3 @@
-// accesstoken_test.go: personal access tokens and agent identities between
-// the real Codex CLI (whoami pointed at the local issuer through
-// CODEX_AUTHAPI_BASE_URL), the real binary's CLI and its sidecar.
-
 package e2e
 
 import (

@@ -1,6 +1,3 @@
-// hang_test.go: an issuer that accepts and never answers (issue 7): the
-// sidecar keeps answering, and the stuck request ends with a clear error.
-
 package e2e
 
 import (

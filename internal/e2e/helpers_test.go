@@ -1,6 +1,3 @@
-// helpers_test.go: what every end-to-end test needs: the binary, a local
-// issuer, sidecars whose transcripts are printed (redacted) on failure.
-
 package e2e
 
 import (

@@ -1,11 +1,5 @@
 //go:build agesecrets
 
-// secrets_test.go: Codex's encrypted secret storage (secret_auth_storage)
-// between the real Codex CLI, the real binary and the real gnome-keyring.
-// Built only with -tags agesecrets and run without -race (make unit): each
-// file Codex writes costs one scrypt decryption at its work factor (about
-// 3 s and 0.5 GB here).
-
 package e2e
 
 import (

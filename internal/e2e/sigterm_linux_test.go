@@ -1,6 +1,3 @@
-// sigterm_linux_test.go: SIGTERM ends serve even when the editor has
-// stopped reading its stdout (a blocking pipe, full).
-
 package e2e
 
 import (

@@ -1,6 +1,3 @@
-// smoke_test.go: the real binary through a whole session; no secret
-// leaks to stdout (but account/token), stderr or the log file; clean exits.
-
 package e2e
 
 import (

@@ -1,5 +1,3 @@
-// stdin_linux_test.go: serve leaves its stdin as it found it.
-
 package e2e
 
 import (

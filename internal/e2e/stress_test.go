@@ -1,6 +1,3 @@
-// stress_test.go: refresh across processes (issue 6), short: our sidecars
-// alone, then with the real Codex app-server in the mix.
-
 package e2e
 
 import (

@@ -1,6 +1,3 @@
-// unknownfields_test.go: fields codex-auth does not know survive its
-// read-modify-writes, in the real binary.
-
 package e2e
 
 import (

@@ -1,7 +1,3 @@
-// watch_test.go: sessions changed elsewhere (issue 8) with the real parts:
-// the Codex CLI in a shell, four sidecars on one home, the real
-// gnome-keyring, managed policy written while a sidecar runs.
-
 package e2e
 
 import (

@@ -1,6 +1,3 @@
-// ca.go: the CA bundle from CODEX_CA_CERTIFICATE or SSL_CERT_FILE, added
-// to the system roots.
-
 package httpclient
 
 import (

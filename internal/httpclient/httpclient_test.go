@@ -1,6 +1,3 @@
-// httpclient_test.go: the client against the local issuer over TLS with
-// its own CA, CA bundle selection, proxies, user agent and timeouts.
-
 package httpclient
 
 import (

@@ -1,5 +1,3 @@
-// proxy.go: the proxy decision from HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
-
 package httpclient
 
 import (

@@ -1,12 +1,3 @@
-// proxy_test.go: the proxy decision, and requests through a CONNECT and a
-// forward proxy on loopback.
-//
-// Requests to loopback addresses are never proxied (x/net httpproxy, like
-// net/http), so the proxied requests name a fake host, issuer.test, that
-// only the test proxy resolves (to the issuer on 127.0.0.1). Reaching the
-// issuer at all proves the proxy carried the request: issuer.test does not
-// resolve here.
-
 package httpclient
 
 import (

@@ -1,7 +1,3 @@
-// authorize.go: GET/POST /oauth/authorize, the browser login (RFC 6749
-// section 4.1.1, PKCE per RFC 7636 section 4.3, loopback redirects per
-// RFC 8252 section 7.3).
-
 package localissuer
 
 import (

@@ -1,5 +1,3 @@
-// config.go: the issuer's configuration, its defaults and validation.
-
 package localissuer
 
 import (

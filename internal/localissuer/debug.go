@@ -1,6 +1,3 @@
-// debug.go: the admin endpoints under /debug/ that drive the issuer from
-// tests in any language (see the package comment).
-
 package localissuer
 
 import (

@@ -1,7 +1,3 @@
-// device.go: OpenAI's device-code login (not RFC 8628, though its errors
-// follow RFC 8628 section 3.5): usercode, token poll, the /codex/device
-// page, and the Go API that approves or denies.
-
 package localissuer
 
 import (

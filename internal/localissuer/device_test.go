@@ -1,5 +1,3 @@
-// device_test.go: OpenAI's device-code flow.
-
 package localissuer
 
 import (

@@ -1,4 +1,4 @@
-// Package issuer is a strict local stand-in for OpenAI's sign-in server
+// Package localissuer is a strict local stand-in for OpenAI's sign-in server
 // (https://auth.openai.com): the endpoints the Codex CLI and codex-auth
 // call, RS256-signed JWTs with OpenAI's claims, rotation with reuse
 // detection, OpenAI's device-code flow, and faults on demand. It runs

@@ -1,6 +1,3 @@
-// faults.go: faults on demand (latency, status, dropped connections,
-// hangs, truncated, malformed or incomplete bodies) and how they are applied.
-
 package localissuer
 
 import (

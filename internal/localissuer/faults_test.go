@@ -1,6 +1,3 @@
-// faults_test.go: each fault, their scoping (path, grant, count) and the
-// admin endpoints.
-
 package localissuer
 
 import (

@@ -1,6 +1,3 @@
-// helpers_test.go: a small OAuth client, a fake clock and a shared key
-// for the issuer's tests.
-
 package localissuer
 
 import (

@@ -1,6 +1,3 @@
-// jwt.go: RS256 JWTs (RFC 7519, RFC 7515) with OpenAI's claims, the JWKS
-// (RFC 7517) and the OpenID discovery document.
-
 package localissuer
 
 import (

@@ -1,5 +1,3 @@
-// login_test.go: browser login, the code exchange, JWTs, discovery.
-
 package localissuer
 
 import (

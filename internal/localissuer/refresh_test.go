@@ -1,6 +1,3 @@
-// refresh_test.go: rotation, reuse detection, expiry, revocation, the API
-// key exchange.
-
 package localissuer
 
 import (

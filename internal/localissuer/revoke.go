@@ -1,5 +1,3 @@
-// revoke.go: POST /oauth/revoke, token revocation (RFC 7009).
-
 package localissuer
 
 import "net/http"

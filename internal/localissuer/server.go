@@ -1,6 +1,3 @@
-// server.go: the Server, its state, lifecycle (Start, StartTLS, Close),
-// counters and the Go API tests drive it with.
-
 package localissuer
 
 import (

@@ -1,8 +1,3 @@
-// token.go: POST /oauth/token: the authorization code grant with PKCE
-// (RFC 6749 section 4.1.3, RFC 7636 section 4.6), refresh with rotation
-// and reuse detection (RFC 6749 section 6, RFC 9700 section 4.14.2), and
-// OpenAI's token exchange for an API key (RFC 8693).
-
 package localissuer
 
 import (

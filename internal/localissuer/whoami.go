@@ -1,7 +1,3 @@
-// whoami.go: Codex's account API `whoami` for personal access tokens
-// (GET /api/accounts/v1/user-auth-credential/whoami), the endpoint the
-// Codex CLI calls at `login --with-access-token` and `login status`.
-
 package localissuer
 
 import (

@@ -1,5 +1,3 @@
-// whoami_test.go: the personal access token whoami endpoint.
-
 package localissuer
 
 import (

@@ -1,6 +1,3 @@
-// wire.go: reading request parameters strictly and writing JSON, OAuth
-// (RFC 6749 section 5.2) and OpenAI-shaped error answers.
-
 package localissuer
 
 import (

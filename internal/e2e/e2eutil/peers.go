@@ -1,6 +1,3 @@
-// peers.go: starting the sidecar and the Codex app-server with the right
-// environment, the session steps every test repeats, and the fake browser.
-
 package e2eutil
 
 import (

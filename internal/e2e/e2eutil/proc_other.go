@@ -1,7 +1,5 @@
 //go:build !unix
 
-// proc_other.go: without process groups, Kill ends the process only.
-
 package e2eutil
 
 import "os/exec"

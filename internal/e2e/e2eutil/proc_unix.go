@@ -1,8 +1,5 @@
 //go:build unix
 
-// proc_unix.go: a peer runs in its own process group, so killing it also
-// ends its children (the Codex CLI is a node wrapper around a native binary).
-
 package e2eutil
 
 import (

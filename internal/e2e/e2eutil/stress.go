@@ -1,8 +1,3 @@
-// stress.go: the refresh stress shared by the test (short) and
-// bench/stress (long): many processes on one CODEX_HOME asking for tokens
-// while access tokens expire every few seconds, against the local
-// issuer's reuse detection.
-
 package e2eutil
 
 import (

@@ -1,7 +1,3 @@
-// tokens.go: a ChatGPT login done directly against the local issuer
-// (authorization code with PKCE, RFC 7636), for homes that need a
-// ChatGPT record without going through a sidecar.
-
 package e2eutil
 
 import (
