@@ -163,3 +163,14 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "..."
 }
+
+// encodeJSON encodes what the server sends (results, notification and
+// request params) with encoding/json, the codec that decodes what it
+// reads: jsonrpc2 then only frames the bytes, so one codec decides every
+// payload's form in both directions. A nil v is JSON null.
+func encodeJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return json.RawMessage("null"), nil
+	}
+	return json.Marshal(v)
+}

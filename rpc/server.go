@@ -289,7 +289,11 @@ func (s *Server) reply(ctx context.Context, st *Stream, id jsonrpc2.ID, result a
 		werr = wireError(err, s.log)
 		result = nil
 	}
-	resp, merr := jsonrpc2.NewResponse(id, result, werr)
+	raw, merr := encodeJSON(result)
+	var resp *jsonrpc2.Response
+	if merr == nil {
+		resp, merr = jsonrpc2.NewResponse(id, raw, werr)
+	}
 	if merr != nil {
 		s.log.Error("encoding a result", "err", merr)
 		resp, _ = jsonrpc2.NewResponse(id, nil, newError(CodeInternalError, "internal error"))
@@ -460,7 +464,11 @@ func (s *Server) SessionInvalidated(e session.Invalidation) {
 // client's initialized. It blocks while the client is not reading, never
 // past Run's return.
 func (s *Server) notify(method string, params any) {
-	n, err := jsonrpc2.NewNotification(method, params)
+	raw, err := encodeJSON(params)
+	var n *jsonrpc2.Notification
+	if err == nil {
+		n, err = jsonrpc2.NewNotification(method, raw)
+	}
 	if err != nil {
 		s.log.Error("encoding a notification", "method", method, "err", err)
 		return
@@ -536,7 +544,11 @@ func (s *Server) ShowDocument(ctx context.Context, uri string) (bool, error) {
 	}
 	id := jsonrpc2.NewNumberID(s.seq.Add(1))
 	key := idKey(id)
-	call, err := jsonrpc2.NewCall(id, MethodShowDocument, protocol.ShowDocumentParams{URI: protocol.URI(uri), External: true})
+	raw, err := encodeJSON(protocol.ShowDocumentParams{URI: protocol.URI(uri), External: true})
+	var call *jsonrpc2.Call
+	if err == nil {
+		call, err = jsonrpc2.NewCall(id, MethodShowDocument, raw)
+	}
 	if err != nil {
 		return false, fmt.Errorf("rpc: encoding window/showDocument: %w", err)
 	}
