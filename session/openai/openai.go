@@ -56,9 +56,9 @@ type Config struct {
 	RefreshURL string
 }
 
-// Issuer speaks OpenAI's sign-in endpoints (see
-// docs/codex-interop.md, "Issuer endpoints"). It is safe for concurrent
-// use and keeps no request's context.
+// Issuer speaks OpenAI's sign-in endpoints (docs/local-issuer.md lists
+// them, as the local issuer serves them). It is safe for concurrent use
+// and keeps no request's context.
 type Issuer struct {
 	base       string
 	clientID   string
