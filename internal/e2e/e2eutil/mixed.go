@@ -69,11 +69,7 @@ func RunMixed(ctx context.Context, cfg MixedConfig) (MixedResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
-	if err != nil {
-		return res, err
-	}
-	base, err := iss.Start("127.0.0.1:0")
+	iss, base, err := startIssuer(cfg.AccessTTL)
 	if err != nil {
 		return res, err
 	}
@@ -90,17 +86,9 @@ func RunMixed(ctx context.Context, cfg MixedConfig) (MixedResult, error) {
 			Stop(p, 5*time.Second)
 		}
 	}()
-	for i := range cfg.Sidecars {
-		p, err := StartSidecar(ctx, fmt.Sprintf("sidecar-%d", i), cfg.Bin, env)
-		if err != nil {
-			return res, err
-		}
-		sidecars = append(sidecars, p)
-		if i == 0 {
-			if err := LoginChatGPT(ctx, p); err != nil {
-				return res, fmt.Errorf("the first login: %w", err)
-			}
-		}
+	sidecars, err = startSignedIn(ctx, cfg.Sidecars, cfg.Bin, env)
+	if err != nil {
+		return res, err
 	}
 	before := iss.Stats()
 	logf("mixed: %d sidecars (token every %v, forced every %v), one app-server every %v, %v, access tokens %v, issuer latency %v",

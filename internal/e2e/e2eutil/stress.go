@@ -57,11 +57,7 @@ func RunStress(ctx context.Context, cfg StressConfig) (StressResult, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: cfg.AccessTTL})
-	if err != nil {
-		return res, err
-	}
-	base, err := iss.Start("127.0.0.1:0")
+	iss, base, err := startIssuer(cfg.AccessTTL)
 	if err != nil {
 		return res, err
 	}
@@ -73,17 +69,9 @@ func RunStress(ctx context.Context, cfg StressConfig) (StressResult, error) {
 			Stop(p, 5*time.Second)
 		}
 	}()
-	for i := range cfg.Sidecars {
-		p, err := StartSidecar(ctx, fmt.Sprintf("sidecar-%d", i), cfg.Bin, env)
-		if err != nil {
-			return res, err
-		}
-		procs = append(procs, p)
-		if i == 0 {
-			if err := LoginChatGPT(ctx, p); err != nil {
-				return res, fmt.Errorf("the first login: %w", err)
-			}
-		}
+	procs, err = startSignedIn(ctx, cfg.Sidecars, cfg.Bin, env)
+	if err != nil {
+		return res, err
 	}
 	codexEnv := Env(cfg.Home, "CODEX_REFRESH_TOKEN_URL_OVERRIDE="+base+"/oauth/token")
 	var apps []*Proc
@@ -159,4 +147,38 @@ func RunStress(ctx context.Context, cfg StressConfig) (StressResult, error) {
 		return res, err
 	}
 	return res, ctx.Err()
+}
+
+// startIssuer starts a local issuer for a stress run: any callback port,
+// access tokens of ttl.
+func startIssuer(ttl time.Duration) (*localissuer.Server, string, error) {
+	iss, err := localissuer.New(localissuer.Config{AllowedRedirectPorts: []int{0}, AccessTokenTTL: ttl})
+	if err != nil {
+		return nil, "", err
+	}
+	base, err := iss.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return iss, base, nil
+}
+
+// startSignedIn starts n sidecars of bin with env and signs in with
+// ChatGPT through the first. The sidecars started are returned even on
+// an error, for the caller to stop.
+func startSignedIn(ctx context.Context, n int, bin string, env []string) ([]*Proc, error) {
+	var procs []*Proc
+	for i := range n {
+		p, err := StartSidecar(ctx, fmt.Sprintf("sidecar-%d", i), bin, env)
+		if err != nil {
+			return procs, err
+		}
+		procs = append(procs, p)
+		if i == 0 {
+			if err := LoginChatGPT(ctx, p); err != nil {
+				return procs, fmt.Errorf("the first login: %w", err)
+			}
+		}
+	}
+	return procs, nil
 }
