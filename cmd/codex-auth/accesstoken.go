@@ -1,6 +1,3 @@
-// accesstoken.go: `login --with-access-token` and what `login status`
-// says about access-token records, in Codex 0.171.0's words.
-
 package main
 
 import (

@@ -1,5 +1,3 @@
-// cli.go: the command line: global flags, dispatch, login, logout, version.
-
 package main
 
 import (

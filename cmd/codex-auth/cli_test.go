@@ -1,5 +1,3 @@
-// cli_test.go: the command line, in process, against the real Codex CLI.
-
 package main
 
 import (

@@ -1,6 +1,3 @@
-// deps.go: building the real dependencies (store, HTTP client, issuer,
-// session manager) from flags, environment and configuration.
-
 package main
 
 import (

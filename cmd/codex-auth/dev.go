@@ -1,6 +1,3 @@
-// dev.go: `codex-auth dev issuer`, the local issuer as a process for
-// offline development and for tests in other languages.
-
 package main
 
 import (

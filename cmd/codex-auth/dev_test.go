@@ -1,5 +1,3 @@
-// dev_test.go: `codex-auth dev issuer` prints its URL first and serves.
-
 package main
 
 import (

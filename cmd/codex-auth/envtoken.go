@@ -1,6 +1,3 @@
-// envtoken.go: CODEX_ACCESS_TOKEN, which the Codex CLI and its app-server
-// use instead of anything stored (measured with 0.171.0).
-
 package main
 
 import (

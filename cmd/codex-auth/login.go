@@ -1,6 +1,3 @@
-// login.go: `codex-auth login` (browser) and `login --device-auth`,
-// driven through the same session Manager the sidecar uses.
-
 package main
 
 import (

@@ -1,7 +1,3 @@
-// login_test.go: device-code login, logout with revoke, policy at start,
-// and issuer configuration precedence, through the CLI in process against
-// the local issuer.
-
 package main
 
 import (

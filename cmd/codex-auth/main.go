@@ -2,9 +2,14 @@
 // credential cache with the Codex CLI: `codex-auth serve` is the JSON-RPC
 // sidecar editors spawn; login, logout and `login status` work like the
 // Codex CLI's commands of the same names.
+//
+// How to read it: main wires the process to run (cli.go), which parses the
+// global flags and dispatches a verb; deps.go builds the real dependencies
+// (store, HTTP client, issuer, session Manager) from flags, environment and
+// configuration; each verb has its own file (serve.go, login.go,
+// accesstoken.go, status.go, dev.go), and envtoken.go serves
+// CODEX_ACCESS_TOKEN in front of the store as Codex does.
 package main
-
-// main.go: wiring the process to run.
 
 import (
 	"context"

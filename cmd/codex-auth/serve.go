@@ -1,5 +1,3 @@
-// serve.go: `codex-auth serve`, the sidecar editors spawn.
-
 package main
 
 import (

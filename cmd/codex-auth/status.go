@@ -1,5 +1,3 @@
-// status.go: `login status`, in Codex's words or as JSON.
-
 package main
 
 import (

@@ -1,6 +1,3 @@
-// status_policy_test.go: `login status` logs out only the record its
-// policy check found violating.
-
 package main
 
 import (

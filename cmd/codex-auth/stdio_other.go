@@ -1,7 +1,5 @@
 //go:build !unix
 
-// stdio_other.go: stdin for serve where there is no poller for it.
-
 package main
 
 import (

@@ -1,7 +1,5 @@
 //go:build unix
 
-// stdio_unix.go: stdin as a pollable file for serve.
-
 package main
 
 import (
