@@ -39,12 +39,22 @@ func portOf(t *testing.T, bl BrowserLogin) int {
 
 func rawGet(t *testing.T, method, target, host string) int {
 	t.Helper()
+	return request(t, method, target, host, nil)
+}
+
+// request sends method target (with Host host when set, and the headers
+// h) without following redirects, and returns the status.
+func request(t *testing.T, method, target, host string, h map[string]string) int {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, target, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if host != "" {
 		req.Host = host
+	}
+	for k, v := range h {
+		req.Header.Set(k, v)
 	}
 	c := &http.Client{Transport: &http.Transport{Proxy: nil}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -104,23 +114,7 @@ func TestCallbackRefusals(t *testing.T) {
 // sends them; it returns the status.
 func headerGet(t *testing.T, target string, h map[string]string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range h {
-		req.Header.Set(k, v)
-	}
-	c := &http.Client{Transport: &http.Transport{Proxy: nil}, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
-	defer c.CloseIdleConnections()
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return request(t, http.MethodGet, target, "", h)
 }
 
 // TestCancelRefusesWebPages: any page the user visits can make the
