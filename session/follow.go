@@ -268,7 +268,8 @@ func (m *Manager) violates(rec *store.Record) bool {
 // be deleted (derr), it is still never served: the policy error stands
 // in for it until the next change. The caller holds evMu.
 func (m *Manager) violation(pe *PolicyError, derr error) {
-	m.log.Warn("the stored credentials violate the managed policy; logging out", "reason", pe.Message)
+	// Info: the editor hears it (policyViolation), the CLI prints it.
+	m.log.Info("the stored credentials violate the managed policy; logging out", "reason", pe.Message)
 	if derr != nil {
 		m.log.Error("could not delete the credentials the policy forbids", "err", derr)
 	}

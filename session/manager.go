@@ -459,6 +459,18 @@ func updatedOf(rec *store.Record) AccountUpdated {
 	return AccountUpdated{AuthMode: a.Mode, PlanType: a.PlanType, Email: a.Email, WorkspaceID: a.WorkspaceID}
 }
 
+// Stored is the record in memory (nil when logged out) and the error
+// loading it gave, for the CLI to describe in Codex's words. The record
+// is shared: the caller must not change it.
+func (m *Manager) Stored() (*store.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rec, m.loadErr
+}
+
+// Location is where the credentials are kept.
+func (m *Manager) Location() store.Location { return m.opts.Store.Location() }
+
 // current is the in-memory record, or the error account/token gives.
 func (m *Manager) current() (*store.Record, error) {
 	m.mu.Lock()

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/codex-auth/codex-auth/session"
@@ -17,48 +14,31 @@ import (
 // stored API key too).
 const envAccessToken = "CODEX_ACCESS_TOKEN"
 
-// loginAccessToken is `login --with-access-token`: the token from stdin (a
-// terminal is refused), checked with whoami and stored as Codex does.
-func (e *env) loginAccessToken(ctx context.Context, f stackFlags) int {
-	if isTerminal(e.stdin) {
-		fmt.Fprintln(e.stderr, "--with-access-token expects the access token on stdin. Try piping it, e.g. `printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token`.")
+// loginWithAccessToken is `login --with-access-token`: the token from
+// stdin (a terminal is refused), checked with whoami and stored as Codex
+// does.
+func loginWithAccessToken(ctx context.Context, g globals, o loginOptions) int {
+	if isTerminal(g.stdin) {
+		fmt.Fprintln(g.stderr, "--with-access-token expects the access token on stdin. Try piping it, e.g. `printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token`.")
 		return 1
 	}
-	st, err := buildStack(f, e.getenv, e.logger(), hooks{noWatch: true})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "Error loading configuration: %v\n", err)
+	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	if st == nil {
 		return 1
 	}
-	defer st.close()
-	fmt.Fprintln(e.stderr, "Reading access token from stdin...")
-	data, err := io.ReadAll(io.LimitReader(e.stdin, maxAPIKeyInput+1))
-	if err != nil {
-		return fail(e.stderr, 1, "reading stdin: %v", err)
-	}
-	if len(data) > maxAPIKeyInput {
-		return fail(e.stderr, 1, "stdin holds more than %d bytes: not an access token", maxAPIKeyInput)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" {
-		fmt.Fprintln(e.stderr, "No access token provided via stdin.")
-		return 1
-	}
-	if bytes.ContainsAny([]byte(token), "\r\n") {
-		return fail(e.stderr, 1, "stdin holds more than one line: expected one access token")
-	}
-	if err := st.manager.Start(ctx); err != nil {
-		e.logger().Debug("loading credentials before login", "err", err)
+	defer release()
+	fmt.Fprintln(g.stderr, "Reading access token from stdin...")
+	token, code, ok := readSecret(g, "access token", "No access token provided via stdin.")
+	if !ok {
+		return code
 	}
 	if err := st.manager.LoginAccessToken(ctx, token); err != nil {
-		var pe *session.PolicyError
-		if errors.As(err, &pe) && pe.Message == "Access token login is disabled. Use API key login instead." {
-			fmt.Fprintln(e.stderr, pe.Message) // Codex prints this one bare
-			return 1
-		}
-		fmt.Fprintf(e.stderr, "Error logging in with access token: %v\n", err)
-		return 1
+		// Codex prints this one policy message bare.
+		return loginFailed(g, err, "Error logging in with access token", func(policy string) bool {
+			return policy == "Access token login is disabled. Use API key login instead."
+		})
 	}
-	fmt.Fprintln(e.stderr, "Successfully logged in")
+	fmt.Fprintln(g.stderr, "Successfully logged in")
 	return 0
 }
 
@@ -68,15 +48,15 @@ func (e *env) loginAccessToken(ctx context.Context, f stackFlags) int {
 // ("Not logged in"); a forced workspace must match (else an error; the
 // record is kept either way). An agent identity is shown from its claims:
 // Codex checks its signature online first, codex-auth cannot.
-func (e *env) accessTokenStatus(ctx context.Context, rec *store.Record, cfg store.Config) (statusJSON, []string, int) {
+func accessTokenStatus(ctx context.Context, st *stack, rec *store.Record) (statusJSON, []string, int) {
 	problem := func(msg string) (statusJSON, []string, int) {
 		return statusJSON{Method: rec.EffectiveMode(), Error: msg}, []string{"Error checking login status: " + msg}, 1
 	}
-	p := session.PolicyOf(cfg)
+	p := session.PolicyOf(st.config)
 	if p.CheckLogin(session.LoginMethodAccessToken) != nil {
 		return statusJSON{}, []string{"Not logged in"}, 1
 	}
-	st := statusJSON{LoggedIn: true, Method: rec.EffectiveMode()}
+	out := statusJSON{LoggedIn: true, Method: rec.EffectiveMode()}
 	if rec.EffectiveMode() == store.AuthModeAgentIdentity {
 		a := rec.Account()
 		if a.ClaimsErr != nil {
@@ -85,38 +65,23 @@ func (e *env) accessTokenStatus(ctx context.Context, rec *store.Record, cfg stor
 		if err := p.CheckAccessTokenWorkspace(a.WorkspaceID); err != nil {
 			return problem(err.Error())
 		}
-		st.Email, st.Plan, st.Workspace = a.Email, a.PlanType, a.WorkspaceID
+		out.Email, out.Plan, out.Workspace = a.Email, a.PlanType, a.WorkspaceID
 		if !a.ExpiresAt.IsZero() {
-			st.ExpiresAt = &a.ExpiresAt
+			out.ExpiresAt = &a.ExpiresAt
 		}
-		return st, []string{"Logged in using access token"}, 0
+		return out, []string{"Logged in using access token"}, 0
 	}
 	token, _ := rec.PersonalAccessToken()
-	info, err := e.whoami(ctx, token)
+	info, err := st.authAPI.Whoami(ctx, token)
 	if err != nil {
 		return problem(err.Error())
 	}
 	if err := p.CheckAccessTokenWorkspace(info.WorkspaceID); err != nil {
 		return problem(err.Error())
 	}
-	st.Email, st.Plan, st.Workspace = info.Email, info.PlanType, info.WorkspaceID
-	return st, []string{"Logged in using personal access token"}, 0
+	out.Email, out.Plan, out.Workspace = info.Email, info.PlanType, info.WorkspaceID
+	return out, []string{"Logged in using personal access token"}, 0
 }
-
-// whoami asks the account API (CODEX_AUTHAPI_BASE_URL, else the issuer's)
-// about a personal access token.
-func (e *env) whoami(ctx context.Context, token string) (session.AccessTokenInfo, error) {
-	f := e.flags()
-	st, err := buildStack(f, e.getenv, e.logger(), hooks{noWatch: true})
-	if err != nil {
-		return session.AccessTokenInfo{}, err
-	}
-	defer st.close()
-	return st.authAPI.Whoami(ctx, token)
-}
-
-// envAccessTokenRecord is the record CODEX_ACCESS_TOKEN stands for, or nil.
-func (e *env) envAccessTokenRecord() *store.Record { return envAccessTokenRecord(e.getenv) }
 
 // envAccessTokenRecord is the record CODEX_ACCESS_TOKEN stands for, or nil.
 func envAccessTokenRecord(getenv func(string) string) *store.Record {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -33,7 +34,8 @@ const (
 	envAuthAPI = "CODEX_AUTHAPI_BASE_URL"
 )
 
-// stackFlags are the flags every command that talks to the issuer takes.
+// stackFlags are the flags of every command that builds a stack (serve,
+// login, login status, logout), registered once for all of them.
 type stackFlags struct {
 	store    string
 	issuer   string
@@ -42,12 +44,26 @@ type stackFlags struct {
 	logFile  string
 }
 
+// Log levels by default: the sidecar's log is read when something went
+// wrong; a one-shot command prints Codex's words and only warnings besides.
+const (
+	serveLogLevel   = "info"
+	oneShotLogLevel = "warn"
+)
+
+// newStackFlags starts a command's stack flags from the global --store
+// and the command's default log level.
+func newStackFlags(g globals, logLevel string) *stackFlags {
+	return &stackFlags{store: g.store, logLevel: logLevel}
+}
+
+// register adds the flags to fs, with the values f holds as defaults.
 func (f *stackFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.store, "store", "", "credentials store: file, keyring, auto or ephemeral (overrides cli_auth_credentials_store)")
-	fs.StringVar(&f.issuer, "issuer", "", "issuer base URL (overrides "+envIssuer+" and [codex_auth] issuer)")
-	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id (overrides "+envClientID+" and [codex_auth] client_id)")
-	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&f.logFile, "log-file", "", "write logs to this file instead of stderr")
+	fs.StringVar(&f.store, "store", f.store, "credentials store: file, keyring, auto or ephemeral (overrides cli_auth_credentials_store)")
+	fs.StringVar(&f.issuer, "issuer", f.issuer, "issuer base URL (overrides "+envIssuer+" and [codex_auth] issuer)")
+	fs.StringVar(&f.clientID, "client-id", f.clientID, "OAuth client id (overrides "+envClientID+" and [codex_auth] client_id)")
+	fs.StringVar(&f.logLevel, "log-level", f.logLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFile, "log-file", f.logFile, "write logs to this file instead of stderr")
 }
 
 // logger builds the slog logger (stderr unless --log-file). Logs never
@@ -84,6 +100,10 @@ type hooks struct {
 
 // stack is a built set of dependencies.
 type stack struct {
+	// netErr is why the HTTP client could not be built (a CA bundle that
+	// cannot be read): every request fails with it, and the commands that
+	// need no network (an API-key login, a logout without revoking) work.
+	netErr  error
 	home    store.Home
 	config  store.Config
 	store   *store.Store
@@ -104,7 +124,8 @@ func (s *stack) close() {
 }
 
 // buildStack resolves CODEX_HOME and the configuration, opens the store
-// and builds the HTTP client, the issuer and the session manager.
+// and builds the HTTP client, the issuer and the session manager: the one
+// place every command gets its dependencies from.
 func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h hooks) (*stack, error) {
 	home, err := store.ResolveHome(getenv)
 	if err != nil {
@@ -129,9 +150,11 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	hc, err := httpclient.New(httpclient.Options{Timeout: timeout, Getenv: getenv, UserAgent: "codex-auth/" + versionString()})
-	if err != nil {
-		return nil, err
+	hc, netErr := httpclient.New(httpclient.Options{Timeout: timeout, Getenv: getenv, UserAgent: "codex-auth/" + versionString()})
+	if errors.Is(netErr, httpclient.ErrCABundle) {
+		hc = httpclient.Unreachable(netErr)
+	} else if netErr != nil {
+		return nil, netErr
 	}
 	iss, err := openai.New(openai.Config{
 		Issuer:     first(f.issuer, getenv(envIssuer), cfg.Issuer),
@@ -192,7 +215,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	return &stack{home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
+	return &stack{netErr: netErr, home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
 }
 
 // newAuthAPI is the Codex account API: CODEX_AUTHAPI_BASE_URL as the Codex
@@ -228,4 +251,29 @@ func first(vs ...string) string {
 		}
 	}
 	return ""
+}
+
+// oneShot builds an unwatched stack for a one-shot command, with its
+// logger, and loads the stored record (the Manager's Start, which
+// enforces the managed policy as Codex does at start). A stack that
+// cannot be built is printed in Codex's words; nil means exit 1. The
+// returned function releases everything.
+func oneShot(ctx context.Context, g globals, f *stackFlags, h hooks) (*stack, *slog.Logger, func()) {
+	logger, closeLog, err := f.logger(g.stderr)
+	if err != nil {
+		fmt.Fprintf(g.stderr, "Error loading configuration: %v\n", err)
+		return nil, nil, nil
+	}
+	h.noWatch = true
+	st, err := buildStack(*f, g.getenv, logger, h)
+	if err != nil {
+		closeLog()
+		fmt.Fprintf(g.stderr, "Error loading configuration: %v\n", err)
+		return nil, nil, nil
+	}
+	if err := st.manager.Start(ctx); err != nil {
+		// Status describes it; a login or logout goes on.
+		logger.Debug("loading the stored credentials", "err", err)
+	}
+	return st, logger, func() { st.close(); closeLog() }
 }

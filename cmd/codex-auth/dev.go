@@ -43,17 +43,13 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, " ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
-// runDev runs `codex-auth dev SUBCOMMAND`; args follow "dev" (a global
-// --store may come first and is ignored).
+// runDev runs `codex-auth dev SUBCOMMAND`; args follow "dev".
 func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	top := flag.NewFlagSet("dev", flag.ContinueOnError)
-	top.SetOutput(io.Discard)
-	top.String("store", "", "ignored")
-	if err := top.Parse(args); err != nil || top.NArg() == 0 || top.Arg(0) != "issuer" {
+	if len(args) == 0 || args[0] != "issuer" {
 		fmt.Fprint(stderr, devUsage)
 		return 2
 	}
-	cfg, addr, cert, err := parseDevIssuer(top.Args()[1:])
+	cfg, addr, cert, err := parseDevIssuer(args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, devUsage)
 		return 0

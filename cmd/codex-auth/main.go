@@ -4,11 +4,15 @@
 // Codex CLI's commands of the same names.
 //
 // How to read it: main wires the process to run (cli.go), which parses the
-// global flags and dispatches a verb; deps.go builds the real dependencies
-// (store, HTTP client, issuer, session Manager) from flags, environment and
-// configuration; each verb has its own file (serve.go, login.go,
-// accesstoken.go, status.go, dev.go), and envtoken.go serves
-// CODEX_ACCESS_TOKEN in front of the store as Codex does.
+// global flags and dispatches a verb from its table. Each verb has its own
+// file (serve.go, login.go, accesstoken.go, status.go, logout.go, dev.go)
+// with an options struct, a FooCommand that parses its flags into it and
+// a runFoo that does the work. deps.go is the one place dependencies are
+// built (store, HTTP client, issuer, session Manager) from the flags every
+// verb shares, the environment and the configuration; every verb but dev
+// goes through the Manager (one-shot verbs with an unwatched one, from
+// oneShot). envtoken.go serves CODEX_ACCESS_TOKEN in front of the store as
+// Codex does.
 package main
 
 import (

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"io"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,22 +12,33 @@ import (
 	"github.com/codex-auth/codex-auth/session/loopback"
 )
 
-// serve runs the sidecar on stdin/stdout until exit, end of input or
+// serveOptions are `serve`'s flags.
+type serveOptions struct {
+	stack *stackFlags
+	// maxMessageBytes bounds one incoming message.
+	maxMessageBytes int
+}
+
+// serveCommand parses `serve`'s flags and runs it.
+func serveCommand(ctx context.Context, g globals, args []string) int {
+	o := serveOptions{stack: newStackFlags(g, serveLogLevel)}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	o.stack.register(fs)
+	fs.Bool("stdio", true, "accepted and ignored (vscode-languageclient passes it)")
+	fs.IntVar(&o.maxMessageBytes, "max-message-bytes", rpc.DefaultMaxMessageBytes, "largest message accepted, in bytes")
+	if code, ok := parseFlags(fs, g, args); !ok {
+		return code
+	}
+	return runServe(ctx, g, o)
+}
+
+// runServe runs the sidecar on stdin/stdout until exit, end of input or
 // SIGTERM. stdout carries protocol frames only; logs go to stderr or
 // --log-file.
-func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f stackFlags
-	f.register(fs)
-	fs.Bool("stdio", true, "accepted and ignored (vscode-languageclient passes it)")
-	maxBytes := fs.Int("max-message-bytes", rpc.DefaultMaxMessageBytes, "largest message accepted, in bytes")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	logger, closeLog, err := f.logger(stderr)
+func runServe(ctx context.Context, g globals, o serveOptions) int {
+	logger, closeLog, err := o.stack.logger(g.stderr)
 	if err != nil {
-		return fail(stderr, 2, "serve: %v", err)
+		return fail(g.stderr, 2, "serve: %v", err)
 	}
 	defer closeLog()
 
@@ -41,21 +51,26 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	srv, err := rpc.NewServer(rpc.Options{
 		Name:            "codex-auth",
 		Version:         versionString(),
-		MaxMessageBytes: *maxBytes,
+		MaxMessageBytes: o.maxMessageBytes,
 		Logger:          logger,
 	})
 	if err != nil {
-		return fail(stderr, 1, "serve: %v", err)
+		return fail(g.stderr, 1, "serve: %v", err)
 	}
-	st, err := buildStack(f, getenv, logger, hooks{
+	st, err := buildStack(*o.stack, g.getenv, logger, hooks{
 		editor:   srv,
 		browser:  loopback.OpenBrowser,
-		headless: func() bool { return loopback.DetectHeadless(getenv, runtime.GOOS) },
+		headless: func() bool { return loopback.DetectHeadless(g.getenv, runtime.GOOS) },
 	})
+	if err == nil && st.netErr != nil {
+		st.close()
+		err = st.netErr
+	}
 	if err != nil {
-		return fail(stderr, 1, "serve: %v", err)
+		return fail(g.stderr, 1, "serve: %v", err)
 	}
 	defer st.close()
+	stdin := g.stdin
 	if f, ok := stdin.(*os.File); ok && f == os.Stdin {
 		var restore func()
 		stdin, restore = pollableStdin()
@@ -66,5 +81,5 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		logger.Warn("loading credentials", "err", err)
 	}
 	logger.Debug("serving", "home", st.home.Dir, "store", st.store.Location().Where)
-	return srv.Run(ctx, st.manager, stdin, stdout)
+	return srv.Run(ctx, st.manager, stdin, g.stdout)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/codex-auth/codex-auth/session"
@@ -31,84 +30,74 @@ type statusJSON struct {
 	Error string `json:"error,omitempty"`
 }
 
-// status is `login status`: Codex 0.171.0's words on stderr and exit
-// codes (0 logged in, 1 not or unusable), or --json on stdout.
-func (e *env) status(ctx context.Context, args []string) int {
+// statusOptions are `login status`'s flags.
+type statusOptions struct {
+	stack *stackFlags
+	// json prints statusJSON on stdout instead of Codex's lines.
+	json bool
+}
+
+// statusCommand parses `login status`'s flags and runs it.
+func statusCommand(ctx context.Context, g globals, args []string) int {
+	o := statusOptions{stack: newStackFlags(g, oneShotLogLevel)}
 	fs := flag.NewFlagSet("login status", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	asJSON := fs.Bool("json", false, "print JSON on stdout")
-	if err := fs.Parse(args); err != nil {
-		return fail(e.stderr, 2, "login status: %v", err)
+	o.stack.register(fs)
+	fs.BoolVar(&o.json, "json", false, "print JSON on stdout")
+	if code, ok := parseFlags(fs, g, args); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		return fail(e.stderr, 2, "login status: unexpected argument %q", fs.Arg(0))
-	}
-	s, cfg, ok := e.open()
-	if !ok {
+	return runStatus(ctx, g, o)
+}
+
+// runStatus is `login status`: Codex 0.171.0's words on stderr and exit
+// codes (0 logged in, 1 not or unusable), or --json on stdout. Stored
+// credentials the managed policy forbids are logged out by the Manager's
+// Start, as Codex does at start: Codex's message, exit 1.
+func runStatus(ctx context.Context, g globals, o statusOptions) int {
+	ed := &policyEditor{}
+	st, _, release := oneShot(ctx, g, o.stack, hooks{editor: ed})
+	if st == nil {
 		return 1
 	}
-	rec, err := s.Load(ctx)
-	if env := e.envAccessTokenRecord(); env != nil {
-		// Codex uses CODEX_ACCESS_TOKEN instead of anything stored.
-		rec, err = env, nil
+	defer release()
+	if ed.violation != "" {
+		fmt.Fprintln(g.stderr, ed.violation)
+		return 1
 	}
-	if err == nil {
-		var code int
-		var violated bool
-		if rec, code, violated, err = e.enforce(ctx, s, session.PolicyOf(cfg).CheckRecord, rec); violated {
-			return code
-		}
-	}
-	st, lines, code := describe(rec, err)
+	rec, err := st.manager.Stored()
+	out, lines, code := describe(rec, err)
 	if err == nil && rec != nil && rec.Supported() && (rec.EffectiveMode() == store.AuthModePersonalAccessToken || rec.EffectiveMode() == store.AuthModeAgentIdentity) {
-		st, lines, code = e.accessTokenStatus(ctx, rec, cfg)
+		out, lines, code = accessTokenStatus(ctx, st, rec)
 	}
-	loc := s.Location()
-	st.Store, st.Location, st.Fallback = loc.Mode, loc.Where, loc.Fallback
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
+	loc := st.manager.Location()
+	out.Store, out.Location, out.Fallback = loc.Mode, loc.Where, loc.Fallback
+	if o.json {
+		enc := json.NewEncoder(g.stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(st); err != nil {
-			return fail(e.stderr, 1, "writing status: %v", err)
+		if err := enc.Encode(out); err != nil {
+			return fail(g.stderr, 1, "writing status: %v", err)
 		}
 		return code
 	}
 	for _, l := range lines {
-		fmt.Fprintln(e.stderr, l)
+		fmt.Fprintln(g.stderr, l)
 	}
 	return code
 }
 
-// policyStore is what enforce needs of the store.
-type policyStore interface {
-	DeleteIf(ctx context.Context, match func(cur *store.Record) bool) (bool, *store.Record, error)
+// policyEditor is the CLI as the session's editor at `login status`: it
+// keeps the message of a policy violation (Codex's words, "... Logging
+// out.").
+type policyEditor struct {
+	session.NoEditor
+	violation string
 }
 
-// enforce is what Codex does at start: stored credentials that the
-// managed policy (check) forbids are logged out of every store, Codex's
-// message is printed, and the command exits 1. The check is made again
-// under the store's locks (DeleteIf): a compliant login stored since the
-// first read (the Codex CLI holds auth.lock across its login) is kept,
-// and returned with its load error, to be described instead.
-func (e *env) enforce(ctx context.Context, s policyStore, check func(*store.Record) error, rec *store.Record) (*store.Record, int, bool, error) {
-	perr := check(rec)
-	if perr == nil {
-		return rec, 0, false, nil
+func (p *policyEditor) SessionInvalidated(i session.Invalidation) {
+	if i.Reason == session.ReasonPolicyViolation {
+		p.violation = i.Message
 	}
-	deleted, cur, err := s.DeleteIf(ctx, func(cur *store.Record) bool { return check(cur) != nil })
-	var ce *store.CorruptError
-	switch {
-	case err == nil && !deleted:
-		return cur, 0, false, nil
-	case errors.As(err, &ce):
-		return nil, 0, false, err
-	}
-	fmt.Fprintf(e.stderr, "%v Logging out.\n", perr)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "Error logging out: %v\n", err)
-	}
-	return nil, 1, true, nil
 }
 
 // describe turns what Load returned into the status, Codex's lines and the

@@ -176,3 +176,19 @@ func (t *uaTransport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// Unreachable is a Client whose every request fails with err: for the
+// commands that must still work when New failed (a logout removes the
+// local credentials without revoking them).
+func Unreachable(err error) *Client {
+	c := &Client{}
+	ua := DefaultUserAgent
+	c.ua.Store(&ua)
+	c.http = &http.Client{Transport: failingTransport{err: err}, Timeout: DefaultTimeout}
+	return c
+}
+
+// failingTransport fails every request with err.
+type failingTransport struct{ err error }
+
+func (t failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, t.err }
