@@ -50,7 +50,10 @@ func NewAuthAPI(base string, hc *http.Client) (*AuthAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &AuthAPI{base: strings.TrimRight(b, "/"), http: hc}, nil
+	// Never follow a redirect: the request carries the token (as New).
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &AuthAPI{base: strings.TrimRight(b, "/"), http: &c}, nil
 }
 
 // Base is the account API base URL.
@@ -81,6 +84,9 @@ func (a *AuthAPI) Whoami(ctx context.Context, token string) (AccessTokenInfo, er
 		return AccessTokenInfo{}, fmt.Errorf("%w (%s)", ErrAccessTokenRejected, httpStatusText(resp.StatusCode))
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return AccessTokenInfo{}, fmt.Errorf("%w: %s: %s", oauth.ErrIssuerUnavailable, op, httpStatusText(resp.StatusCode))
+	case resp.StatusCode >= 300 && resp.StatusCode <= 399:
+		// Not followed (see NewAuthAPI); the Location is not repeated.
+		return AccessTokenInfo{}, fmt.Errorf("%w: %w: %s: %s", oauth.ErrIssuerUnavailable, oauth.ErrIssuerRedirect, op, httpStatusText(resp.StatusCode))
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return AccessTokenInfo{}, openaiIssuerError(resp.StatusCode, data)
 	case len(data) > openaiMaxBody:
