@@ -8,6 +8,13 @@ import (
 )
 
 func (s *Server) debugRoutes(m *http.ServeMux) {
+	// Where FaultRedirect points: a request here followed a redirect.
+	m.HandleFunc("/debug/redirected", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.stats.RedirectsFollowed++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]string{})
+	})
 	m.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})

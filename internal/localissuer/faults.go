@@ -38,6 +38,14 @@ const (
 	FaultMissingFields FaultKind = "missing_fields"
 	// FaultDeviceDisabled answers 404 on the device usercode endpoint.
 	FaultDeviceDisabled FaultKind = "device_disabled"
+	// FaultHTML answers Status (default 200) with an HTML page, as a
+	// proxy or a captive portal in front of the issuer does, without the
+	// request reaching the issuer.
+	FaultHTML FaultKind = "html"
+	// FaultRedirect answers 307 to another path of the issuer (a client
+	// that followed it would send the request's secrets again), without
+	// the request reaching the issuer.
+	FaultRedirect FaultKind = "redirect"
 )
 
 // Fault is one fault armed on the issuer. JSON form (POST /debug/faults):
@@ -107,7 +115,11 @@ func (fs Faults) validate() error {
 			if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
 				return fmt.Errorf("%w: fault %d: status %d", ErrConfig, i, f.Status)
 			}
-		case FaultDrop, FaultHang, FaultTruncate, FaultMalformed, FaultMissingFields, FaultDeviceDisabled:
+		case FaultHTML:
+			if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
+				return fmt.Errorf("%w: fault %d: status %d", ErrConfig, i, f.Status)
+			}
+		case FaultDrop, FaultHang, FaultTruncate, FaultMalformed, FaultMissingFields, FaultDeviceDisabled, FaultRedirect:
 		default:
 			return fmt.Errorf("%w: fault %d: unknown kind %q", ErrConfig, i, f.Kind)
 		}
@@ -260,6 +272,21 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 		case FaultDeviceDisabled:
 			writeJSON(w, http.StatusNotFound, map[string]any{"error": map[string]string{
 				"code": "not_found", "message": "device code login is not enabled"}})
+			return
+		case FaultHTML:
+			st := f.Status
+			if st == 0 {
+				st = http.StatusOK
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.WriteHeader(st)
+			_, _ = io.WriteString(w, "<!doctype html><html><body><h1>Service temporarily unavailable</h1></body></html>\n")
+			return
+		case FaultRedirect:
+			s.mu.Lock()
+			s.stats.RedirectsServed++
+			s.mu.Unlock()
+			http.Redirect(w, r, "/debug/redirected", http.StatusTemporaryRedirect)
 			return
 		case FaultDrop:
 			dropConnection(w)

@@ -45,6 +45,10 @@ type Stats struct {
 	APIKeyExchanges int `json:"api_key_exchanges"`
 	TokenErrors     int `json:"token_errors"`
 	WhoamiCalls     int `json:"whoami_calls"`
+	// RedirectsServed counts FaultRedirect's answers; RedirectsFollowed
+	// the requests that came after one (a client must never follow).
+	RedirectsServed   int `json:"redirects_served"`
+	RedirectsFollowed int `json:"redirects_followed"`
 }
 
 // authCode is an issued authorization code (RFC 6749 section 4.1.2).
