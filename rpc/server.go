@@ -62,7 +62,9 @@ type Server struct {
 	// initialize (the policy check at start runs before the editor has
 	// initialized); it is sent after initialized, once. nil when none.
 	early *jsonrpc2.Notification
-	wg    sync.WaitGroup
+	// out sends the notifications (see outbox).
+	out *outbox
+	wg  sync.WaitGroup
 }
 
 // lifecycle is the LSP lifecycle state.
@@ -94,6 +96,7 @@ func NewServer(opts Options) (*Server, error) {
 		log:         opts.Logger,
 		inflight:    map[string]context.CancelFunc{},
 		pending:     map[string]chan *jsonrpc2.Response{},
+		out:         newOutbox(),
 	}
 	if s.maxMessage == 0 {
 		s.maxMessage = DefaultMaxMessageBytes
@@ -129,6 +132,15 @@ func (s *Server) Run(ctx context.Context, svc Service, in io.Reader, out io.Writ
 	s.mu.Lock()
 	s.stream = st
 	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.out.run(st.Done(), func(n *jsonrpc2.Notification) {
+			if _, err := st.Write(context.Background(), n); err != nil {
+				s.log.Debug("notification not sent", "method", n.Method(), "err", err)
+			}
+		})
+	}()
 
 	// The loop runs on its own goroutine: a read blocked on a pipe (the
 	// editor's stdin) cannot be interrupted by closing it, and SIGTERM must
@@ -298,6 +310,7 @@ func (s *Server) reply(ctx context.Context, st *Stream, id jsonrpc2.ID, result a
 		s.log.Error("encoding a result", "err", merr)
 		resp, _ = jsonrpc2.NewResponse(id, nil, newError(CodeInternalError, "internal error"))
 	}
+	s.out.wait(s.out.mark(), st.Done(), nil) // what was notified before it comes first
 	if _, err := st.Write(context.WithoutCancel(ctx), resp); err != nil {
 		s.log.Debug("reply not sent", "id", idKey(id), "err", err)
 	}
@@ -461,8 +474,8 @@ func (s *Server) SessionInvalidated(e session.Invalidation) {
 // notify sends a notification when the connection is initialized and
 // not exited, and drops it otherwise (logged), except that the latest
 // account/sessionInvalidated before initialize is kept and sent after the
-// client's initialized. It blocks while the client is not reading, never
-// past Run's return.
+// client's initialized. It never waits for the client: the outbox writes
+// (and coalesces account/updated while the client is not reading).
 func (s *Server) notify(method string, params any) {
 	raw, err := encodeJSON(params)
 	var n *jsonrpc2.Notification
@@ -490,9 +503,7 @@ func (s *Server) notify(method string, params any) {
 		s.log.Debug("notification dropped: not initialized or exited", "method", method)
 		return
 	}
-	if _, err := st.Write(context.Background(), n); err != nil {
-		s.log.Debug("notification not sent", "method", method, "err", err)
-	}
+	s.out.push(n, method == MethodAccountUpdated)
 }
 
 // sendEarly sends the invalidation kept from before initialize, if any,
@@ -509,9 +520,7 @@ func (s *Server) sendEarly() {
 	if n == nil || st == nil {
 		return
 	}
-	if _, err := st.Write(context.Background(), n); err != nil {
-		s.log.Debug("notification not sent", "method", n.Method(), "err", err)
-	}
+	s.out.push(n, false)
 }
 
 // ErrNotRunning is returned by ShowDocument when the connection is not
@@ -561,6 +570,7 @@ func (s *Server) ShowDocument(ctx context.Context, uri string) (bool, error) {
 		delete(s.pending, key)
 		s.mu.Unlock()
 	}()
+	s.out.wait(s.out.mark(), ctx.Done(), st.Done())
 	if _, err := st.Write(ctx, call); err != nil {
 		return false, fmt.Errorf("rpc: sending window/showDocument: %w", err)
 	}
