@@ -29,9 +29,29 @@ func newFileBackend(home Home, logger *slog.Logger, now func() time.Time) *fileB
 	return &fileBackend{home: home, path: filepath.Join(home.Dir, AuthFileName), logger: logger, now: now}
 }
 
+// notRegular refuses an auth.json that is not a regular file: a
+// directory, or a symbolic link (to a file elsewhere: codex-auth neither
+// reads a record from another place nor writes one there). nil when it is
+// a regular file or absent.
+func notRegular(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return nil // absent, or the read reports it
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link: %w: codex-auth reads and writes only a regular file there (replace the link with the file)", path, ErrUnavailable)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file (%s): %w: move it away to sign in", path, fi.Mode().Type(), ErrUnavailable)
+	}
+	return nil
+}
+
 // load reads auth.json; (nil, nil) when it does not exist. It never
 // writes: a corrupt file is reported, left as it is.
 func (f *fileBackend) load(context.Context) (*Record, error) {
+	if err := notRegular(f.path); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -66,6 +86,9 @@ func (f *fileBackend) save(ctx context.Context, r *Record) error {
 		return err
 	}
 	defer release()
+	if err := notRegular(f.path); err != nil {
+		return err
+	}
 	return writeAtomic(f.path, data)
 }
 
@@ -124,6 +147,9 @@ func (f *fileBackend) remove(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer release()
+	if fi, err := os.Lstat(f.path); err == nil && fi.IsDir() {
+		return false, fmt.Errorf("remove %s: %w: it is a directory", f.path, ErrUnavailable)
+	}
 	err = os.Remove(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
