@@ -188,12 +188,17 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	next := snapshotOf(rec, err)
 	if next.State == snapUnavailable {
 		m.mu.Lock()
-		if m.rec == nil {
+		known := m.rec != nil
+		if !known {
 			// Nothing known to keep: Status reports why.
 			m.loadErr = err
 		}
 		m.mu.Unlock()
-		m.log.Warn("the credentials could not be read; keeping the last known state", "err", err)
+		if known {
+			m.log.Warn("the credentials could not be read; keeping the last known state", "err", err)
+		} else {
+			m.log.Debug("the credentials could not be read", "err", err)
+		}
 		return err
 	}
 	if err == nil {
