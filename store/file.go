@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // AuthFileName is the file Codex keeps the record in.
@@ -52,6 +54,7 @@ func (f *fileBackend) load(context.Context) (*Record, error) {
 	if err := notRegular(f.path); err != nil {
 		return nil, err
 	}
+	f.sweepIfFree()
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -86,16 +89,49 @@ func (f *fileBackend) save(ctx context.Context, r *Record) error {
 		return err
 	}
 	defer release()
+	sweepTemp(f.home.Dir, f.logger)
 	if err := notRegular(f.path); err != nil {
 		return err
 	}
 	return writeAtomic(f.path, data)
 }
 
+// tempPattern names the temp files writeAtomic writes beside the record.
+const tempPattern = ".auth-*"
+
+// sweepTemp removes the temp files of writes whose writer died between
+// creating and renaming one (a SIGKILL): they hold a secret. The caller
+// holds the folder's write lock, under which every write runs, so each
+// one found is stale.
+func sweepTemp(dir string, logger *slog.Logger) {
+	left, _ := filepath.Glob(filepath.Join(dir, tempPattern))
+	for _, l := range left {
+		if err := os.Remove(l); err == nil {
+			logger.Info("removed the temp file of a write that never finished", "path", l)
+		}
+	}
+}
+
+// sweepIfFree sweeps the temp files left in the home when there are any
+// and no write is under way (the write lock is free: tried, never waited
+// for), so that a process starting after a kill starts clean.
+func (f *fileBackend) sweepIfFree() {
+	if left, _ := filepath.Glob(filepath.Join(f.home.Dir, tempPattern)); len(left) == 0 {
+		return
+	}
+	fl := flock.New(filepath.Join(f.home.Dir, writeLockName), flock.SetPermissions(0o600))
+	if ok, err := fl.TryLock(); err != nil || !ok {
+		_ = fl.Close()
+		return
+	}
+	defer fl.Unlock()
+	sweepTemp(f.home.Dir, f.logger)
+}
+
 // writeAtomic writes data to path through a temp file in the same folder.
 func writeAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".auth-*")
+	tmp, err := os.CreateTemp(dir, tempPattern)
 	if err != nil {
 		return fmt.Errorf("write %s: %w: %w", path, ErrUnavailable, err)
 	}
@@ -147,6 +183,7 @@ func (f *fileBackend) remove(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer release()
+	sweepTemp(f.home.Dir, f.logger)
 	if fi, err := os.Lstat(f.path); err == nil && fi.IsDir() {
 		return false, fmt.Errorf("remove %s: %w: it is a directory", f.path, ErrUnavailable)
 	}

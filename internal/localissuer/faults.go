@@ -42,6 +42,10 @@ const (
 	// proxy or a captive portal in front of the issuer does, without the
 	// request reaching the issuer.
 	FaultHTML FaultKind = "html"
+	// FaultSlowAnswer does the work (a refresh token rotates), then holds
+	// the answer for Latency: a client that dies meanwhile never learns
+	// the new tokens.
+	FaultSlowAnswer FaultKind = "slow_answer"
 	// FaultRedirect answers 307 to another path of the issuer (a client
 	// that followed it would send the request's secrets again), without
 	// the request reaching the issuer.
@@ -107,9 +111,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (fs Faults) validate() error {
 	for i, f := range fs {
 		switch f.Kind {
-		case FaultLatency:
+		case FaultLatency, FaultSlowAnswer:
 			if f.Latency <= 0 {
-				return fmt.Errorf("%w: fault %d: latency needs a positive latency", ErrConfig, i)
+				return fmt.Errorf("%w: fault %d: %s needs a positive latency", ErrConfig, i, f.Kind)
 			}
 		case FaultStatus:
 			if f.Status != 0 && (f.Status < 100 || f.Status > 599) {
@@ -297,7 +301,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 			case <-s.closed:
 			}
 			return
-		case FaultTruncate, FaultMalformed, FaultMissingFields:
+		case FaultTruncate, FaultMalformed, FaultMissingFields, FaultSlowAnswer:
 			post = append(post, f)
 		}
 	}
@@ -311,6 +315,17 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 	truncate := false
 	for _, f := range post {
 		switch f.Kind {
+		case FaultSlowAnswer:
+			t := time.NewTimer(time.Duration(f.Latency))
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-s.closed:
+				t.Stop()
+				return
+			}
 		case FaultMissingFields:
 			body = removeFields(body, rec.status, f.Fields)
 		case FaultMalformed:
