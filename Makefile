@@ -14,7 +14,7 @@ STATICCHECK := $(CACHE)/bin/staticcheck
 # Fuzz targets run briefly by make test, as package:FuzzName.
 FUZZ_TARGETS := ./store:FuzzParseRecord ./store:FuzzLoadConfig ./store:FuzzParseIDToken ./rpc:FuzzStream \
 	./store:FuzzParseSecrets ./store:FuzzParseAgentIdentity ./rpc:FuzzDispatch \
-	./session/openai:FuzzIssuerAnswers ./session/loopback:FuzzCallback
+	./session/openai:FuzzIssuerAnswers ./session/loopback:FuzzCallback ./session/oidc:FuzzProviderAnswers
 # A count, not a duration: a duration races Go 1.26's fuzz coordinator at
 # its deadline ("context deadline exceeded" with no failing input under
 # load, golang/go#75804, fixed in Go 1.27).
