@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/codex-auth/codex-auth/session/watch"
 	"github.com/codex-auth/codex-auth/store"
@@ -131,13 +130,13 @@ func (m *Manager) reloadConfig() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	storeChanged := m.checkStoreMode(cfg)
-	before := PolicyOf(m.cfg)
+	before := m.policyOf(m.cfg)
 	m.cfg = cfg
-	after := PolicyOf(cfg)
-	if before.ForcedLoginMethod == after.ForcedLoginMethod && slices.Equal(before.ForcedWorkspaceIDs, after.ForcedWorkspaceIDs) {
+	after := m.policyOf(cfg)
+	if samePolicy(before, after) {
 		return storeChanged
 	}
-	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs)
+	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs, "allowedProviders", after.AllowedProviders)
 	return true
 }
 
