@@ -76,7 +76,8 @@ const (
 	// major version we do not speak; the message names both versions.
 	CodeIncompatibleProtocol jsonrpc2.Code = -32019
 	// CodeLoginFailed: the login attempt failed (session.ErrLoginFailed;
-	// *session.AccessTokenError with its message).
+	// *session.AccessTokenError and *session.ProviderLoginError with their
+	// message).
 	CodeLoginFailed jsonrpc2.Code = -32020
 )
 

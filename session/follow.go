@@ -223,6 +223,9 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	m.mu.Lock()
 	prev := m.last
 	v := classify(prev, next)
+	if m.opts.Provider != nil && v.Invalidation == ReasonLoggedOut {
+		v.Message = providerMsgLoggedOut // the Codex CLI never signs a provider out
+	}
 	m.rec, m.loadErr = rec, err
 	if prev.State != next.State || prev.Identity != next.Identity {
 		// Another login, a logout or a corruption: a refresh in flight

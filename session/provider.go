@@ -40,6 +40,9 @@ const AccountOIDC AccountType = "oidc"
 // and http://[::1]/callback with it.
 const ProviderCallbackPath = "/callback"
 
+// providerMsgLoggedOut is loggedOut's message for a provider's session.
+const providerMsgLoggedOut = "Signed out in another process (another editor, or codex-auth in a shell)."
+
 // ErrProviderLoginType: an API-key or access-token login asked of a
 // Manager signed in to a provider (they are Codex's).
 var ErrProviderLoginType = fmt.Errorf("%w: API keys and access tokens are Codex's; a provider signs in with the browser or a device code", ErrLoginTypeUnsupported)
