@@ -97,7 +97,28 @@ type providerSidecar struct {
 	mgr    *session.Manager
 	ed     *editortest.Editor
 	tamper *tamper
+	logs   *logRecorder
 	init   json.RawMessage // initialize's result
+}
+
+// noSecrets fails if any of the secrets is in the sidecar's log or in a
+// message it sent other than an account/token reply.
+func (ps *providerSidecar) noSecrets(t *testing.T, secrets ...string) {
+	t.Helper()
+	logs := ps.logs.text()
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		if strings.Contains(logs, s) {
+			t.Error("a token is in the sidecar's log")
+		}
+		for _, m := range ps.ed.Messages() {
+			if strings.Contains(string(m.Raw), s) && !strings.Contains(string(m.Result), `"accessToken"`) {
+				t.Errorf("a token is in a message other than account/token's reply (method %q)", m.Method)
+			}
+		}
+	}
 }
 
 type providerOpts struct {
@@ -162,7 +183,7 @@ func startProviderSidecar(t *testing.T, srv *oidctest.Server, home string, o pro
 			t.Logf("transcript of the sidecar on %s (redacted):\n%s\nlog:\n%s", home, ed.Transcript(), logs.text())
 		}
 	})
-	ps := &providerSidecar{home: home, store: st, mgr: mgr, ed: ed, tamper: tp}
+	ps := &providerSidecar{home: home, store: st, mgr: mgr, ed: ed, tamper: tp, logs: logs}
 	ictx, icancel := context.WithTimeout(t.Context(), providerWait)
 	defer icancel()
 	if err := ed.Call(ictx, "initialize", map[string]any{
@@ -394,9 +415,12 @@ func TestProviderBrowserLogin(t *testing.T) {
 		wantCode(t, typ, err, -32016)
 	}
 	ps.token(t, true) // a refresh
+	after := ps.stored(t)
 	if err := ps.ed.Call(waitCtx(t), "account/logout", nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	ps.noSecrets(t, rec.Tokens.AccessToken, rec.Tokens.RefreshToken, rec.Tokens.IDToken,
+		after.Tokens.AccessToken, after.Tokens.RefreshToken, after.Tokens.IDToken)
 	if b, err := os.ReadFile(codexAuth); err != nil || string(b) != codexRecord {
 		t.Errorf("Codex's auth.json after a provider's login, refresh and logout = %q, %v", b, err)
 	}
