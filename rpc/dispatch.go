@@ -29,7 +29,29 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 			return nil, err
 		}
 		if p.Type == nil {
-			return nil, newError(CodeInvalidParams, "invalid params: params.type is required (apiKey, accessToken, chatgpt or chatgptDeviceCode)")
+			return nil, newError(CodeInvalidParams, "invalid params: params.type is required (apiKey, accessToken, chatgpt, chatgptDeviceCode, browser or deviceCode)")
+		}
+		kind, err := s.loginKindOf(*p.Type)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case kind == loginBrowser:
+			b, err := s.svc.StartBrowserLogin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return LoginChatGPTResult{Type: *p.Type, LoginID: b.LoginID, AuthURL: b.AuthURL, Headless: b.Headless, Message: b.Message}, nil
+		case kind == loginDevice:
+			d, err := s.svc.StartDeviceLogin(ctx)
+			if err != nil {
+				return nil, err
+			}
+			exp := ""
+			if t := formatTime(d.ExpiresAt); t != nil {
+				exp = *t
+			}
+			return LoginDeviceCodeResult{Type: *p.Type, LoginID: d.LoginID, VerificationURL: d.VerificationURL, UserCode: d.UserCode, ExpiresAt: exp}, nil
 		}
 		switch *p.Type {
 		case LoginTypeAPIKey:
@@ -48,22 +70,6 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 				return nil, err
 			}
 			return LoginAPIKeyResult{Type: LoginTypeAccessToken}, nil
-		case LoginTypeChatGPT:
-			b, err := s.svc.StartBrowserLogin(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return LoginChatGPTResult{Type: LoginTypeChatGPT, LoginID: b.LoginID, AuthURL: b.AuthURL, Headless: b.Headless, Message: b.Message}, nil
-		case LoginTypeChatGPTDeviceCode:
-			d, err := s.svc.StartDeviceLogin(ctx)
-			if err != nil {
-				return nil, err
-			}
-			exp := ""
-			if t := formatTime(d.ExpiresAt); t != nil {
-				exp = *t
-			}
-			return LoginDeviceCodeResult{Type: LoginTypeChatGPTDeviceCode, LoginID: d.LoginID, VerificationURL: d.VerificationURL, UserCode: d.UserCode, ExpiresAt: exp}, nil
 		}
 		return nil, unknownLoginTypeError{}
 

@@ -76,7 +76,8 @@ const (
 	// major version we do not speak; the message names both versions.
 	CodeIncompatibleProtocol jsonrpc2.Code = -32019
 	// CodeLoginFailed: the login attempt failed (session.ErrLoginFailed;
-	// *session.AccessTokenError with its message).
+	// *session.AccessTokenError and *session.ProviderLoginError with their
+	// message).
 	CodeLoginFailed jsonrpc2.Code = -32020
 )
 
@@ -108,6 +109,7 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		unknown unknownLoginTypeError
 		atLogin *session.AccessTokenError
 		usable  *session.UnusableRecordError
+		prLogin *session.ProviderLoginError
 	)
 	switch {
 	case err == nil:
@@ -124,6 +126,8 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeInvalidParams, "invalid params")
 	case errors.As(err, &atLogin):
 		return newError(CodeLoginFailed, "%s", atLogin.Message)
+	case errors.As(err, &prLogin):
+		return newError(CodeLoginFailed, "login failed: %s", prLogin.Message)
 	case errors.Is(err, session.ErrAccessTokenRejected):
 		return newError(CodeSessionExpired, "%s; sign in again with a new token", session.ErrAccessTokenRejected.Error())
 	case errors.Is(err, session.ErrNotLoggedIn):
@@ -154,7 +158,9 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 	case errors.Is(err, session.ErrUnsupportedRecord):
 		return newError(CodeUnsupportedRecord, "%s", session.ErrUnsupportedRecord.Error())
 	case errors.As(err, &unknown):
-		return newError(CodeLoginTypeUnsupported, "unknown login type; use apiKey, accessToken, chatgpt or chatgptDeviceCode")
+		return newError(CodeLoginTypeUnsupported, "unknown login type; use apiKey, accessToken, chatgpt, chatgptDeviceCode, browser or deviceCode")
+	case errors.Is(err, session.ErrProviderLoginType):
+		return newError(CodeLoginTypeUnsupported, "%s", session.ErrProviderLoginType.Error())
 	case errors.Is(err, session.ErrLoginTypeUnsupported):
 		return newError(CodeLoginTypeUnsupported, "this login type is not supported yet")
 	case errors.Is(err, session.ErrDeviceCodeDisabled):

@@ -38,6 +38,10 @@ type Options struct {
 	MaxInFlight int
 	// Logger receives the server's logs (never a secret); nil discards.
 	Logger *slog.Logger
+	// Provider is the OpenID provider the service signs in to; nil for
+	// Codex's sign-in. initialize names it, and the login types follow
+	// it (rpc/provider.go).
+	Provider *session.ProviderInfo
 }
 
 // Server serves the codex-auth protocol on one connection.
@@ -48,6 +52,7 @@ type Server struct {
 	maxMessage  int
 	maxInFlight int
 	log         *slog.Logger
+	provider    *ProviderWire
 
 	started atomic.Bool
 	seq     atomic.Int32 // ids of our calls to the client
@@ -94,6 +99,7 @@ func NewServer(opts Options) (*Server, error) {
 		maxMessage:  opts.MaxMessageBytes,
 		maxInFlight: opts.MaxInFlight,
 		log:         opts.Logger,
+		provider:    toProviderWire(opts.Provider),
 		inflight:    map[string]context.CancelFunc{},
 		pending:     map[string]chan *jsonrpc2.Response{},
 		out:         newOutbox(),
@@ -435,6 +441,7 @@ func (s *Server) initialize(raw json.RawMessage) (any, error) {
 				ProtocolVersion: ProtocolVersion,
 				Methods:         accountMethods,
 				Notifications:   accountNotifications,
+				Provider:        s.provider,
 			}},
 		},
 		ServerInfo: &protocol.ServerInfo{Name: s.name, Version: s.version},

@@ -50,6 +50,9 @@ type CodexAuthCapabilities struct {
 	ProtocolVersion string   `json:"protocolVersion"`
 	Methods         []string `json:"methods"`
 	Notifications   []string `json:"notifications"`
+	// Provider names the OpenID provider signed in to; absent for
+	// Codex's sign-in.
+	Provider *ProviderWire `json:"provider,omitempty"`
 }
 
 // InitializationOptions is initialize's initializationOptions.
@@ -73,9 +76,11 @@ type AccountReadResult struct {
 	RequiresOpenAIAuth bool     `json:"requiresOpenaiAuth"`
 	Store              Store    `json:"store"`
 	// Issuer is set only when the issuer is not OpenAI's.
-	Issuer  string `json:"issuer,omitempty"`
-	Policy  Policy `json:"policy"`
-	Problem string `json:"problem,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+	// Provider is set only when a provider is signed in to.
+	Provider *ProviderWire `json:"provider,omitempty"`
+	Policy   Policy        `json:"policy"`
+	Problem  string        `json:"problem,omitempty"`
 	// Warning: something the user should know that does not stop the
 	// session (changes made elsewhere are not being noticed).
 	Warning string `json:"warning,omitempty"`
@@ -91,12 +96,19 @@ type Account struct {
 	Email       string
 	PlanType    string
 	WorkspaceID string
+	// Subject and Name are a provider's user ({type:"oidc", subject,
+	// email?, name?, expiresAt}).
+	Subject string
+	Name    string
 	// ExpiresAt is RFC 3339 UTC; nil (null) when unknown.
 	ExpiresAt *string
 }
 
 // MarshalJSON writes the fields of the account's type.
 func (a Account) MarshalJSON() ([]byte, error) {
+	if a.Type == string(session.AccountOIDC) {
+		return marshalOIDCAccount(a)
+	}
 	if a.Type == string(session.AccountAPIKey) {
 		return json.Marshal(struct {
 			Type       string `json:"type"`
@@ -128,6 +140,8 @@ func (a *Account) UnmarshalJSON(b []byte) error {
 		Email       string  `json:"email"`
 		PlanType    string  `json:"planType"`
 		WorkspaceID string  `json:"workspaceId"`
+		Subject     string  `json:"subject"`
+		Name        string  `json:"name"`
 		ExpiresAt   *string `json:"expiresAt"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -276,6 +290,7 @@ func toAccountRead(st session.Status) AccountReadResult {
 		RequiresOpenAIAuth: st.RequiresOpenAIAuth,
 		Store:              Store{Mode: st.StoreMode, Location: st.StoreLocation, Fallback: st.StoreFallback},
 		Issuer:             st.Issuer,
+		Provider:           toProviderWire(st.Provider),
 		Policy: Policy{
 			ForcedLoginMethod:  nullable(string(st.Policy.ForcedLoginMethod)),
 			ForcedWorkspaceIDs: append([]string{}, st.Policy.ForcedWorkspaceIDs...),
@@ -287,6 +302,8 @@ func toAccountRead(st session.Status) AccountReadResult {
 		switch a.Type {
 		case session.AccountAPIKey:
 			r.Account = &Account{Type: string(session.AccountAPIKey), APIKeyHint: a.APIKeyHint}
+		case session.AccountOIDC:
+			r.Account = &Account{Type: string(a.Type), Subject: a.Subject, Email: a.Email, Name: a.Name, ExpiresAt: formatTime(a.ExpiresAt)}
 		default:
 			r.Account = &Account{
 				Type:        string(a.Type),
@@ -307,6 +324,8 @@ func toToken(t session.Token) any {
 		return TokenAPIKeyResult{Type: string(session.AccountAPIKey), APIKey: t.APIKey}
 	case session.AccountPersonalAccessToken:
 		return TokenAccessTokenResult{Type: string(t.Type), AccessToken: t.AccessToken}
+	case session.AccountOIDC:
+		return TokenOIDCResult{Type: string(t.Type), AccessToken: t.AccessToken, IDToken: t.IDToken, ExpiresAt: formatTime(t.ExpiresAt)}
 	}
 	return TokenChatGPTResult{Type: string(t.Type), AccessToken: t.AccessToken, ExpiresAt: formatTime(t.ExpiresAt), AccountID: t.AccountID}
 }

@@ -10,6 +10,9 @@ import (
 // LoginAPIKey saves an API key as Codex's `login --with-api-key` does,
 // ending any login in progress.
 func (m *Manager) LoginAPIKey(ctx context.Context, apiKey string) error {
+	if m.opts.Provider != nil {
+		return ErrProviderLoginType
+	}
 	key := strings.TrimSpace(apiKey)
 	if key == "" {
 		return &InputError{Field: "apiKey", Reason: "must not be empty"}

@@ -39,6 +39,9 @@ func (m *Manager) callbackPorts() []int {
 // success). It ends any login in progress first. When a browser can be
 // shown here, it asks OpenURL to open the URL.
 func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
+	if p := m.opts.Provider; p != nil {
+		return m.startProviderBrowserLogin(ctx, p)
+	}
 	policy := m.policy()
 	if err := policy.CheckLogin(LoginMethodChatGPT); err != nil {
 		return BrowserLogin{}, err
@@ -66,8 +69,21 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 		AllowedWorkspaces: policy.ForcedWorkspaceIDs,
 	})
 	id := "login-" + randomToken(12)
-	// The editor opens the page where the user is, when it can; else
-	// this machine's browser, when it has a display.
+	return m.launchBrowser(id, cb, authURL, func(ctx context.Context, res loopback.Result) error {
+		ts, err := m.opts.Issuer.Exchange(ctx, res.Code(), verifier, redirect)
+		if err != nil {
+			return err
+		}
+		return m.completeChatGPTLogin(ctx, id, ts)
+	}), nil
+}
+
+// launchBrowser runs a browser login listening on cb as the login in
+// flight and returns the start's answer: the editor opens the page where
+// the user is, when it can; else this machine's browser, when it has a
+// display. redeem exchanges the redirect's code and saves the login. The
+// caller holds loginMu and has stopped the previous login.
+func (m *Manager) launchBrowser(id string, cb *loopback.Server, authURL string, redeem func(context.Context, loopback.Result) error) BrowserLogin {
 	open := m.editor.ShowDocument
 	if !m.editor.CanShowDocuments() {
 		open = m.opts.Browser
@@ -79,13 +95,13 @@ func (m *Manager) StartBrowserLogin(ctx context.Context) (BrowserLogin, error) {
 		if !headless && open != nil {
 			m.openURL(ctx, open, authURL)
 		}
-		return m.browserFlow(ctx, id, cb, verifier, redirect)
+		return m.browserFlow(ctx, cb, redeem)
 	})
 	res := BrowserLogin{LoginID: id, AuthURL: authURL, Headless: headless}
 	if headless {
 		res.Message = HeadlessMessage
 	}
-	return res, nil
+	return res
 }
 
 // openURL asks open to show url, in the background: the editor may take
@@ -105,9 +121,9 @@ func (m *Manager) openURL(ctx context.Context, open func(context.Context, string
 	}()
 }
 
-// browserFlow waits for the redirect, exchanges the code and saves the
-// login. It returns nil once it has sent LoginCompleted itself.
-func (m *Manager) browserFlow(ctx context.Context, id string, cb *loopback.Server, verifier, redirect string) error {
+// browserFlow waits for the redirect and has redeem exchange the code and
+// save the login. It returns nil once redeem has sent LoginCompleted.
+func (m *Manager) browserFlow(ctx context.Context, cb *loopback.Server, redeem func(context.Context, loopback.Result) error) error {
 	var res loopback.Result
 	select {
 	case <-ctx.Done():
@@ -119,10 +135,7 @@ func (m *Manager) browserFlow(ctx context.Context, id string, cb *loopback.Serve
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrLoginFailed, err)
 	}
-	ts, err := m.opts.Issuer.Exchange(ctx, res.Code(), verifier, redirect)
-	if err == nil {
-		err = m.completeChatGPTLogin(ctx, id, ts)
-	}
+	err := redeem(ctx, res)
 	res.Reply(outcomeOf(ctx, err))
 	if err != nil {
 		return err

@@ -32,6 +32,8 @@ const (
 	snapPersonalAccessToken
 	// snapAgentIdentity: an agent identity record.
 	snapAgentIdentity
+	// snapOIDC: a provider's record (tokens of an OpenID provider).
+	snapOIDC
 )
 
 // String names the state, for logs.
@@ -53,6 +55,8 @@ func (s snapshotState) String() string {
 		return "personalAccessToken"
 	case snapAgentIdentity:
 		return "agentIdentity"
+	case snapOIDC:
+		return "oidc"
 	}
 	return "unknown"
 }
@@ -60,7 +64,7 @@ func (s snapshotState) String() string {
 // LoggedIn reports whether the state is a usable session.
 func (s snapshotState) LoggedIn() bool {
 	switch s {
-	case snapAPIKey, snapChatGPT, snapPersonalAccessToken, snapAgentIdentity:
+	case snapAPIKey, snapChatGPT, snapPersonalAccessToken, snapAgentIdentity, snapOIDC:
 		return true
 	}
 	return false
@@ -119,6 +123,13 @@ func snapshotOf(rec *store.Record, loadErr error) snapshot {
 		t, _ := rec.PersonalAccessToken()
 		fp := classifyFingerprint(t)
 		return snapshot{State: snapPersonalAccessToken, Mode: mode, Identity: "pat:" + fp, TokensFP: fp}
+	case store.AuthModeOIDC:
+		// Whose tokens: the issuer's subject (OpenID Connect Core 1.0
+		// section 2: unique within the issuer).
+		t, a := rec.Tokens, rec.Account()
+		info, _ := rec.OIDC()
+		return snapshot{State: snapOIDC, Mode: mode, Identity: "oidc:" + info.Issuer + "|" + info.Subject,
+			TokensFP: classifyFingerprint(t.IDToken, t.AccessToken, t.RefreshToken), Email: a.Email}
 	case store.AuthModeAgentIdentity:
 		jwt, _ := rec.AgentIdentity()
 		a := rec.Account()

@@ -141,9 +141,27 @@ func deviceStop(ctx, pctx context.Context) error {
 // timeout, after which the error wraps ErrIssuerUnavailable. A 404 is
 // ErrDeviceCodeDisabled.
 func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
+	if p := m.opts.Provider; p != nil {
+		return m.startProviderDeviceLogin(ctx, p)
+	}
 	if err := m.policy().CheckLogin(LoginMethodChatGPT); err != nil {
 		return DeviceLogin{}, err
 	}
+	return m.startDevice(ctx, m.opts.Issuer.DeviceStart, func(ctx context.Context, id string, dc DeviceCode) error {
+		ts, err := runDeviceFlow(ctx, m.opts.Issuer, dc, deviceOptions{Limit: m.opts.DeviceLimit})
+		if err != nil {
+			return err
+		}
+		return m.completeChatGPTLogin(ctx, id, ts)
+	})
+}
+
+// startDevice is a device-code login's start: it asks start for a code
+// (on ctx, and stopped by a new login, a cancel or Close) and, once it
+// has one, runs run in the background as the login in flight, with the
+// code's ExpiresAt set to when polling stops (DeviceLimit from now, or
+// the code's own expiry when sooner).
+func (m *Manager) startDevice(ctx context.Context, start func(context.Context) (DeviceCode, error), run func(ctx context.Context, id string, dc DeviceCode) error) (DeviceLogin, error) {
 	m.loginMu.Lock()
 	m.stopLogin(nil)
 	if err := m.ctx.Err(); err != nil {
@@ -160,7 +178,7 @@ func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
 
 	sctx, scancel := context.WithCancel(fctx)
 	stop := context.AfterFunc(ctx, scancel)
-	dc, err := m.opts.Issuer.DeviceStart(sctx)
+	dc, err := start(sctx)
 	stop()
 	scancel()
 	if err != nil {
@@ -179,15 +197,13 @@ func (m *Manager) StartDeviceLogin(ctx context.Context) (DeviceLogin, error) {
 		return DeviceLogin{}, fmt.Errorf("device login: %w", errCanceled)
 	}
 	expires := m.opts.Now().Add(limit)
+	if !dc.ExpiresAt.IsZero() && dc.ExpiresAt.Before(expires) {
+		expires = dc.ExpiresAt
+	}
+	dc.ExpiresAt = expires
 	if m.devicePoll > 0 {
 		dc.Interval = m.devicePoll
 	}
-	m.launchLogin(fctx, l, func(ctx context.Context) error {
-		ts, err := runDeviceFlow(ctx, m.opts.Issuer, dc, deviceOptions{Limit: limit})
-		if err != nil {
-			return err
-		}
-		return m.completeChatGPTLogin(ctx, id, ts)
-	})
+	m.launchLogin(fctx, l, func(ctx context.Context) error { return run(ctx, id, dc) })
 	return DeviceLogin{LoginID: id, VerificationURL: dc.VerificationURL, UserCode: dc.UserCode, ExpiresAt: expires}, nil
 }

@@ -1,7 +1,8 @@
 // Package session is the account API behind the sidecar and the CLI: the
 // Manager runs the sign-in flows, keeps the ChatGPT token fresh beside the
 // Codex CLI, enforces managed policy, and follows what other processes do
-// to the shared credentials. It knows flows and tokens, not JSON-RPC:
+// to the shared credentials; or, given a Provider, does the same for an
+// OpenID provider's sign-in. It knows flows and tokens, not JSON-RPC:
 // package rpc serves it on the wire and translates its errors.
 //
 // How to read it:
@@ -18,6 +19,11 @@
 //     classify.go (what a change made elsewhere means), follow.go (the
 //     watcher's changes adopted and notified).
 //   - issuer.go: the seam to the sign-in server.
+//   - provider.go: the seam to an OpenID provider chosen instead of
+//     Codex's sign-in (the Provider interface, OIDCProvider over package
+//     oidc and its errors), and provider_login.go its logins, saved as
+//     the provider's own record (never Codex's); refresh, logout and the
+//     watcher are the same, without Codex's own steps.
 //
 // Its collaborators are packages beneath it: oauth (the seam's
 // vocabulary), openai (OpenAI's endpoints), oidc (any OpenID provider),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/codex-auth/codex-auth/session/watch"
 	"github.com/codex-auth/codex-auth/store"
@@ -131,13 +130,13 @@ func (m *Manager) reloadConfig() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	storeChanged := m.checkStoreMode(cfg)
-	before := PolicyOf(m.cfg)
+	before := m.policyOf(m.cfg)
 	m.cfg = cfg
-	after := PolicyOf(cfg)
-	if before.ForcedLoginMethod == after.ForcedLoginMethod && slices.Equal(before.ForcedWorkspaceIDs, after.ForcedWorkspaceIDs) {
+	after := m.policyOf(cfg)
+	if samePolicy(before, after) {
 		return storeChanged
 	}
-	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs)
+	m.log.Info("managed policy changed", "forcedLoginMethod", after.ForcedLoginMethod, "forcedWorkspaces", after.ForcedWorkspaceIDs, "allowedProviders", after.AllowedProviders)
 	return true
 }
 
@@ -229,6 +228,9 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	m.mu.Lock()
 	prev := m.last
 	v := classify(prev, next)
+	if m.opts.Provider != nil && v.Invalidation == ReasonLoggedOut {
+		v.Message = providerMsgLoggedOut // the Codex CLI never signs a provider out
+	}
 	m.rec, m.loadErr = rec, err
 	if prev.State != next.State || prev.Identity != next.Identity {
 		// Another login, a logout or a corruption: a refresh in flight

@@ -85,7 +85,9 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 	}
 
 	token, hint := revocable(rec)
-	if token == "" {
+	if token == "" || !m.usable(rec) {
+		// Nothing to revoke, or not this Manager's to send: another
+		// sign-in's tokens never go to this issuer.
 		return nil, existed, nil
 	}
 	ch := make(chan error, 1)
@@ -94,7 +96,12 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 		defer m.wg.Done()
 		rctx, cancel := context.WithTimeout(m.ctx, revokeTimeout)
 		defer cancel()
-		err := m.opts.Issuer.Revoke(rctx, token, hint)
+		var err error
+		if m.opts.Provider != nil {
+			err = m.opts.Provider.Revoke(rctx, token, hint)
+		} else {
+			err = m.opts.Issuer.Revoke(rctx, token, hint)
+		}
 		if err != nil {
 			m.log.Info("revoking at the sign-in server failed (best effort)", "err", err)
 		}
@@ -106,7 +113,7 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 // revocable is the token to revoke for a record: the refresh token (which
 // revokes the whole grant, RFC 7009 section 2.1), else the access token.
 func revocable(rec *store.Record) (token, hint string) {
-	if rec == nil || rec.Tokens == nil || rec.EffectiveMode() != store.AuthModeChatGPT {
+	if rec == nil || rec.Tokens == nil || (rec.EffectiveMode() != store.AuthModeChatGPT && rec.EffectiveMode() != store.AuthModeOIDC) {
 		return "", ""
 	}
 	if rec.Tokens.RefreshToken != "" {

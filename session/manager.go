@@ -70,8 +70,13 @@ type Options struct {
 	// DisableWatch turns watching off (unit tests that drive Reload
 	// themselves, one-shot CLI commands).
 	DisableWatch bool
-	// Issuer is the sign-in server. Required.
+	// Issuer is the sign-in server: OpenAI's. Required unless Provider
+	// is set.
 	Issuer Issuer
+	// Provider, instead of Issuer, signs in to an OpenID provider
+	// (session/provider.go): Store must then be its own store
+	// (store.OpenProvider), never Codex's.
+	Provider Provider
 	// Whoami answers what a personal access token belongs to (the Codex
 	// account API). Optional: without it such a record shows no email,
 	// plan or workspace, and an access-token login fails.
@@ -189,8 +194,12 @@ func New(opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("session: Options.Store is required")
 	}
-	if opts.Issuer == nil {
-		return nil, errors.New("session: Options.Issuer is required")
+	if (opts.Issuer == nil) == (opts.Provider == nil) {
+		return nil, errors.New("session: one of Options.Issuer and Options.Provider is required")
+	}
+	if opts.Provider != nil && opts.CallbackPort == 0 {
+		// RFC 8252 section 7.3: a provider takes any loopback port.
+		opts.CallbackPort = AnyCallbackPort
 	}
 	if opts.CallbackPort < AnyCallbackPort || opts.CallbackPort > 65535 {
 		return nil, fmt.Errorf("session: callback port %d out of range", opts.CallbackPort)
@@ -298,7 +307,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 func (m *Manager) policy() Policy {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return PolicyOf(m.cfg)
+	return m.policyOf(m.cfg)
 }
 
 // Close cancels every flow, refresh and background revoke, and waits for
@@ -356,9 +365,9 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		m.mu.Lock()
 		rec := m.rec
 		m.mu.Unlock()
-		supported := rec != nil && rec.Supported()
+		supported := rec != nil && m.usable(rec)
 		switch {
-		case supported && rec.EffectiveMode() == store.AuthModeChatGPT:
+		case supported && (rec.EffectiveMode() == store.AuthModeChatGPT || rec.EffectiveMode() == store.AuthModeOIDC):
 			if _, err := m.ensureFresh(ctx, false); err != nil {
 				return Status{}, err
 			}
@@ -375,13 +384,18 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 	}
 	loc := m.opts.Store.Location()
 	st := Status{
-		RequiresOpenAIAuth: m.opts.Issuer.IsDefault(),
-		StoreMode:          string(loc.Mode),
-		StoreLocation:      loc.Where,
-		StoreFallback:      loc.Fallback,
-		Policy:             m.policy(),
+		StoreMode:     string(loc.Mode),
+		StoreLocation: loc.Where,
+		StoreFallback: loc.Fallback,
+		Policy:        m.policy(),
 	}
-	if !m.opts.Issuer.IsDefault() {
+	switch {
+	case m.opts.Provider != nil:
+		info := m.opts.Provider.Info()
+		st.Provider, st.Issuer = &info, info.Issuer
+	case m.opts.Issuer.IsDefault():
+		st.RequiresOpenAIAuth = true
+	default:
 		st.Issuer = m.opts.Issuer.Base()
 	}
 	m.mu.Lock()
@@ -395,7 +409,7 @@ func (m *Manager) Status(ctx context.Context, refresh bool) (Status, error) {
 		st.Problem = problemText(loadErr)
 	case rec == nil:
 		st.Problem = notice
-	case !rec.Supported():
+	case !m.usable(rec):
 		st.Problem = fmt.Sprintf("%s (auth_mode %q)", ErrUnsupportedRecord, rec.EffectiveMode())
 	case isAccessTokenMode(rec.EffectiveMode()):
 		m.accessTokenStatus(rec, &st)
@@ -442,6 +456,8 @@ func accountOf(rec *store.Record) *Account {
 		return &Account{Type: AccountAPIKey, APIKeyHint: v.APIKeyHint}
 	case store.AuthModePersonalAccessToken:
 		return &Account{Type: AccountPersonalAccessToken}
+	case store.AuthModeOIDC:
+		return &Account{Type: AccountOIDC, Subject: v.UserID, Email: v.Email, Name: v.Name, ExpiresAt: v.ExpiresAt}
 	case store.AuthModeAgentIdentity:
 		a.Type = AccountAgentIdentity
 	default:
@@ -480,7 +496,7 @@ func (m *Manager) current() (*store.Record, error) {
 		return nil, m.loadErr
 	case m.rec == nil:
 		return nil, ErrNotLoggedIn
-	case !m.rec.Supported():
+	case !m.usable(m.rec):
 		return nil, ErrUnsupportedRecord
 	}
 	return m.rec, nil
@@ -501,6 +517,8 @@ func (m *Manager) Token(ctx context.Context, refresh bool) (Token, error) {
 		return m.accessTokenToken(ctx, rec)
 	case store.AuthModeAgentIdentity:
 		return Token{}, errAgentIdentityToken
+	case store.AuthModeOIDC:
+		return m.providerToken(ctx, refresh)
 	}
 	rec, err = m.ensureFresh(ctx, refresh)
 	if err != nil {

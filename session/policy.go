@@ -86,6 +86,8 @@ func (p Policy) CheckRecord(rec *store.Record) error {
 			return err
 		}
 		return p.CheckWorkspace(rec.Account().WorkspaceID)
+	case store.AuthModeOIDC:
+		return p.CheckProvider()
 	}
 	return nil
 }

@@ -126,10 +126,21 @@ type refreshFlight struct {
 	cancel context.CancelFunc
 }
 
+// accessExpiry is when rec's access token expires: the exp claim of
+// Codex's JWT, or what a provider's token answer said (its access tokens
+// may be opaque).
+func accessExpiry(rec *store.Record) (time.Time, bool) {
+	if rec.EffectiveMode() == store.AuthModeOIDC {
+		info, _ := rec.OIDC()
+		return info.ExpiresAt, !info.ExpiresAt.IsZero()
+	}
+	return store.TokenExpiry(rec.Tokens.AccessToken)
+}
+
 // fresh reports whether rec needs no refresh now: its exp is more than
 // window away, or, without exp, last_refresh is recent.
 func fresh(rec *store.Record, now time.Time, window time.Duration) bool {
-	if exp, ok := store.TokenExpiry(rec.Tokens.AccessToken); ok {
+	if exp, ok := accessExpiry(rec); ok {
 		return exp.Sub(now) > window
 	}
 	if rec.LastRefresh != nil {
@@ -140,14 +151,14 @@ func fresh(rec *store.Record, now time.Time, window time.Duration) bool {
 
 // unexpired reports whether the access token can still be used at all.
 func unexpired(rec *store.Record, now time.Time) bool {
-	exp, ok := store.TokenExpiry(rec.Tokens.AccessToken)
+	exp, ok := accessExpiry(rec)
 	return ok && now.Before(exp)
 }
 
 // lifetime is the access token's lifetime: exp - iat, else exp -
 // last_refresh; 0 when unknown.
 func lifetime(rec *store.Record) time.Duration {
-	exp, ok := store.TokenExpiry(rec.Tokens.AccessToken)
+	exp, ok := accessExpiry(rec)
 	if !ok {
 		return 0
 	}
@@ -190,14 +201,16 @@ func storedWithin(rec *store.Record, now time.Time, d time.Duration) bool {
 // the given kind without redeeming. seen is the access token the refresh
 // was asked against. The caller holds mu.
 func (m *Manager) satisfied(cur *store.Record, kind refreshKind, seen string, now time.Time) bool {
-	if _, ok := store.TokenExpiry(cur.Tokens.AccessToken); ok && !unexpired(cur, now) {
+	if _, ok := accessExpiry(cur); ok && !unexpired(cur, now) {
 		return false // an expired token satisfies nobody
 	}
 	if cur.Tokens.AccessToken != seen {
 		return true // another process (or a login) stored a newer token
 	}
+	// Coalescing is Codex's (it redeems beside us); a provider's tokens
+	// are refreshed by our processes alone, under auth.lock.
 	co := capped(coalesceWindow, cur, 0.25)
-	if storedWithin(cur, now, co) || now.Sub(m.refresh.lastRedeem) < co {
+	if m.opts.Provider == nil && (storedWithin(cur, now, co) || now.Sub(m.refresh.lastRedeem) < co) {
 		return true // just refreshed: at most one redemption in that time
 	}
 	if kind == refreshDue {
@@ -225,7 +238,7 @@ func (m *Manager) ensureFresh(ctx context.Context, force bool) (*store.Record, e
 	case rec == nil:
 		m.mu.Unlock()
 		return nil, ErrNotLoggedIn
-	case !rec.Supported() || rec.Tokens == nil:
+	case !m.usable(rec) || rec.Tokens == nil:
 		m.mu.Unlock()
 		return nil, ErrUnsupportedRecord
 	}
@@ -304,7 +317,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 	rt := held.Tokens.RefreshToken
 
 	// Waking up late: Codex may be refreshing this token right now.
-	if insideCodexWindow(held, m.opts.Now()) {
+	if m.opts.Provider == nil && insideCodexWindow(held, m.opts.Now()) {
 		if d := capped(m.opts.LateDelay, held, 0.125); d > 0 {
 			wait := d/2 + rand.N(d/2+1)
 			t := time.NewTimer(wait)
@@ -327,7 +340,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		if cur == nil {
 			return nil, ErrNotLoggedIn
 		}
-		if !cur.Supported() || cur.EffectiveMode() != store.AuthModeChatGPT {
+		if !m.usable(cur) || cur.EffectiveMode() != m.tokenMode() {
 			return nil, ErrUnsupportedRecord
 		}
 		cur, stale = m.withPending(cur)
@@ -335,7 +348,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		now := m.opts.Now()
 		m.mu.Lock()
 		ok := cur.Tokens.RefreshToken != rt || m.satisfied(cur, kind, seen, now)
-		policy := PolicyOf(m.cfg)
+		policy := m.policyOf(m.cfg)
 		m.mu.Unlock()
 		if ok && cur.Tokens.AccessToken != held.Tokens.AccessToken {
 			// Another process's record: checked like every record adopted.
@@ -351,11 +364,20 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		}
 		callCtx, cancelCall := context.WithTimeout(f.ctx, m.opts.RefreshTimeout)
 		defer cancelCall()
-		ts, err := m.opts.Issuer.Refresh(callCtx, rt, kind.reason())
+		next := cur.Clone()
+		var ts TokenSet
+		var err error
+		if p := m.opts.Provider; p != nil {
+			info, _ := cur.OIDC()
+			if ts, err = p.Refresh(callCtx, rt, info.Subject); err == nil {
+				next.SetOIDC(providerAccount(info, ts))
+			}
+		} else {
+			ts, err = m.opts.Issuer.Refresh(callCtx, rt, kind.reason())
+		}
 		if err != nil {
 			return nil, err
 		}
-		next := cur.Clone()
 		if ts.IDToken != "" {
 			next.Tokens.IDToken = ts.IDToken
 		}

@@ -29,6 +29,9 @@ type Account struct {
 	PlanType   string
 	// WorkspaceID is the chatgpt_account_id claim.
 	WorkspaceID string
+	// Subject and Name are a provider's user (AccountOIDC).
+	Subject string
+	Name    string
 	// ExpiresAt is the access token's exp; zero when unknown.
 	ExpiresAt time.Time
 }
@@ -43,8 +46,11 @@ type Status struct {
 	StoreMode     string
 	StoreLocation string
 	StoreFallback string
-	// Issuer is set when the issuer is not the default one.
+	// Issuer is set when the issuer is not the default one (a
+	// provider's issuer too).
 	Issuer string
+	// Provider is the provider signed in to; nil for Codex's sign-in.
+	Provider *ProviderInfo
 	// Policy in force.
 	Policy Policy
 	// Problem is set when the stored record cannot be used (corrupt,
@@ -61,15 +67,22 @@ type Policy struct {
 	ForcedLoginMethod LoginMethod
 	// ForcedWorkspaceIDs: allowed workspaces; empty means any.
 	ForcedWorkspaceIDs []string
+	// Provider is the provider signed in to ("" for Codex's sign-in)
+	// and AllowedProviders allowed_providers (nil: any): a provider's
+	// session is checked against these alone (CheckProvider).
+	Provider         string
+	AllowedProviders []string
 }
 
 // Token is what account/token returns: the only secret-bearing result.
 type Token struct {
-	Type        AccountType // AccountAPIKey, AccountChatGPT or AccountPersonalAccessToken
+	Type        AccountType // AccountAPIKey, AccountChatGPT, AccountPersonalAccessToken or AccountOIDC
 	APIKey      string
 	AccessToken string
-	ExpiresAt   time.Time
-	AccountID   string
+	// IDToken is a provider's ID token (AccountOIDC), when it gave one.
+	IDToken   string
+	ExpiresAt time.Time
+	AccountID string
 }
 
 // BrowserLogin is the immediate answer to a browser login start.

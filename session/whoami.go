@@ -235,6 +235,9 @@ func (e *AccessTokenError) Unwrap() []error { return []error{ErrLoginFailed, e.E
 // An agent identity is refused: only Codex can check one (against
 // OpenAI's keys) and use it.
 func (m *Manager) LoginAccessToken(ctx context.Context, token string) error {
+	if m.opts.Provider != nil {
+		return ErrProviderLoginType
+	}
 	token = strings.TrimSpace(token)
 	if token == "" {
 		return &InputError{Field: "accessToken", Reason: "must not be empty"}

@@ -11,8 +11,11 @@ type Account struct {
 	// APIKeyHint is the masked API key (MaskAPIKey) of an API-key record.
 	APIKeyHint string
 	Email      string
-	PlanType   string
-	// UserID is the user id claim (chatgpt_user_id, else user_id).
+	// Name is a provider's user's name (the name claim, or userinfo's).
+	Name     string
+	PlanType string
+	// UserID is the user id claim (chatgpt_user_id, else user_id); a
+	// provider's subject.
 	UserID string
 	// WorkspaceID is the workspace: for ChatGPT credentials
 	// tokens.account_id, else the ID token's chatgpt_account_id claim
@@ -48,6 +51,10 @@ func (r *Record) Account() Account {
 			break
 		}
 		a.Email, a.PlanType, a.UserID, a.WorkspaceID, a.RuntimeID, a.ExpiresAt = c.Email, c.PlanType, c.UserID, c.AccountID, c.RuntimeID, c.Expires
+	case AuthModeOIDC:
+		if info, ok := r.OIDC(); ok {
+			a.Email, a.Name, a.UserID, a.ExpiresAt = info.Email, info.Name, info.Subject, info.ExpiresAt
+		}
 	case AuthModeChatGPT:
 		t := r.Tokens
 		if t == nil {

@@ -30,6 +30,12 @@ type Config struct {
 	// Issuer and ClientID are ours: [codex_auth] issuer / client_id.
 	Issuer   string
 	ClientID string
+	// Providers are the [codex_auth.providers.NAME] tables, by NAME,
+	// each from the highest layer defining it (store/provider.go).
+	Providers map[string]ProviderConfig
+	// AllowedProviders is [codex_auth] allowed_providers: the providers
+	// that may be chosen; nil when unset (any).
+	AllowedProviders []string
 	// Files are the files that were read, highest precedence first.
 	Files []string
 }
@@ -186,6 +192,9 @@ func (l layer) applyTo(cfg *Config, set map[string]bool, path string) error {
 			return err
 		}
 		if err := str(t, "codex_auth.", "client_id", &cfg.ClientID); err != nil {
+			return err
+		}
+		if err := applyProviders(t, cfg, set, path); err != nil {
 			return err
 		}
 	}

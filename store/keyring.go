@@ -59,6 +59,10 @@ type keyringBackend struct {
 	timeout time.Duration
 	limit   int
 	home    Home
+	// service and acct name the entry: Codex's ("Codex Auth", the
+	// home's KeyringAccount) unless a provider's store set others.
+	service string
+	acct    func() string
 	// slot holds the one keyring call in flight: taken before a call
 	// starts and given back when the call returns, not when its caller
 	// stops waiting. A hung keyring thus holds one goroutine, however
@@ -68,16 +72,16 @@ type keyringBackend struct {
 }
 
 func newKeyringBackend(kr Keyring, timeout time.Duration, limit int, home Home) *keyringBackend {
-	return &keyringBackend{kr: kr, timeout: timeout, limit: limit, home: home, slot: make(chan struct{}, 1)}
+	return &keyringBackend{kr: kr, timeout: timeout, limit: limit, home: home, service: KeyringService, acct: home.KeyringAccount, slot: make(chan struct{}, 1)}
 }
 
 // account is worked out at every call, not once at Open: a default home
 // that does not exist yet cannot be canonicalized, and once it is created
 // the canonical path (symlinks resolved) is what Codex hashes.
-func (k *keyringBackend) account() string { return k.home.KeyringAccount() }
+func (k *keyringBackend) account() string { return k.acct() }
 
 func (k *keyringBackend) where() string {
-	return "keyring: " + KeyringService + "/" + k.account()
+	return "keyring: " + k.service + "/" + k.account()
 }
 
 // call runs fn with the timeout, which also bounds waiting for a call
@@ -116,7 +120,7 @@ func (k *keyringBackend) call(ctx context.Context, op string, fn func() error) e
 func (k *keyringBackend) load(ctx context.Context) (*Record, error) {
 	var val string
 	err := k.call(ctx, "read", func() error {
-		v, err := k.kr.Get(KeyringService, k.account())
+		v, err := k.kr.Get(k.service, k.account())
 		val = v
 		return err
 	})
@@ -145,7 +149,7 @@ func (k *keyringBackend) save(ctx context.Context, r *Record) error {
 	if k.limit > 0 && len(b) > k.limit {
 		return tooLarge()
 	}
-	err = k.call(ctx, "write", func() error { return k.kr.Set(KeyringService, k.account(), string(b)) })
+	err = k.call(ctx, "write", func() error { return k.kr.Set(k.service, k.account(), string(b)) })
 	if errors.Is(err, ErrTooLarge) {
 		return tooLarge()
 	}
@@ -154,7 +158,7 @@ func (k *keyringBackend) save(ctx context.Context, r *Record) error {
 
 // remove deletes the entry; a missing entry is success with existed false.
 func (k *keyringBackend) remove(ctx context.Context) (bool, error) {
-	err := k.call(ctx, "delete", func() error { return k.kr.Delete(KeyringService, k.account()) })
+	err := k.call(ctx, "delete", func() error { return k.kr.Delete(k.service, k.account()) })
 	if errors.Is(err, keyring.ErrNotFound) {
 		return false, nil
 	}

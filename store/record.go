@@ -89,6 +89,8 @@ func (r *Record) Supported() bool {
 	case AuthModeAgentIdentity:
 		t, _ := r.AgentIdentity()
 		return t != ""
+	case AuthModeOIDC:
+		return r.oidcSupported()
 	}
 	return false
 }
@@ -311,7 +313,12 @@ func (r *Record) MarshalCompact() ([]byte, error) {
 	if r.AuthMode != "" {
 		w.field("auth_mode", string(r.AuthMode))
 	}
-	w.field("OPENAI_API_KEY", r.APIKey)
+	// A provider's record (store/provider.go) is not Codex's: it has
+	// neither an API key nor a workspace.
+	oidc := r.AuthMode == AuthModeOIDC
+	if !oidc || r.APIKey != nil {
+		w.field("OPENAI_API_KEY", r.APIKey)
+	}
 	if r.Tokens != nil {
 		var tb bytes.Buffer
 		tw := objWriter{buf: &tb}
@@ -319,7 +326,9 @@ func (r *Record) MarshalCompact() ([]byte, error) {
 		tw.field("id_token", r.Tokens.IDToken)
 		tw.field("access_token", r.Tokens.AccessToken)
 		tw.field("refresh_token", r.Tokens.RefreshToken)
-		tw.field("account_id", r.Tokens.AccountID)
+		if !oidc || r.Tokens.AccountID != nil {
+			tw.field("account_id", r.Tokens.AccountID)
+		}
 		for _, f := range r.Tokens.Extra {
 			tw.raw(f.Key, f.Value)
 		}

@@ -15,7 +15,7 @@ import (
 // version is stamped at link time: -ldflags "-X main.version=v1.2.3".
 var version string
 
-const usage = `usage: codex-auth [--store MODE] COMMAND
+const usage = `usage: codex-auth [--store MODE] [--provider NAME] COMMAND
 
 commands:
   serve                   run the JSON-RPC sidecar on stdio (editors start it)
@@ -26,11 +26,18 @@ commands:
                           save a personal access token (at-…) read from stdin
   login status [--json]   show the stored credentials
   logout                  remove the stored credentials from every store
+  token [--refresh] [--force]
+                          print the access token (for scripts: not on a terminal
+                          unless --force)
   version                 print the version
   dev issuer [flags]      run the local issuer (docs/local-issuer.md)
 
 --store MODE overrides cli_auth_credentials_store (file, keyring, auto, ephemeral).
-serve, login, login status and logout also take --issuer, --client-id,
+--provider NAME (or CODEX_AUTH_PROVIDER) signs in to the OpenID provider
+[codex_auth.providers.NAME] of config.toml instead of Codex: serve, login
+[--device-auth], login status, logout and token then use its own record,
+never Codex's credentials.
+serve, login, login status, logout and token also take --issuer, --client-id,
 --log-level and --log-file (see codex-auth COMMAND --help).
 `
 
@@ -42,6 +49,9 @@ type globals struct {
 	getenv         func(string) string
 	// store is --store, "" when not given.
 	store string
+	// provider is --provider, "" when not given (CODEX_AUTH_PROVIDER
+	// then, see loadSetup).
+	provider string
 }
 
 // command parses a verb's arguments into its options and runs it.
@@ -52,6 +62,7 @@ var commands = map[string]command{
 	"serve":  serveCommand,
 	"login":  loginCommand,
 	"logout": logoutCommand,
+	"token":  tokenCommand,
 	"dev": func(ctx context.Context, g globals, args []string) int {
 		return runDev(ctx, args, g.stdin, g.stdout, g.stderr)
 	},
@@ -63,6 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.SetOutput(io.Discard)
 	g := globals{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	fs.StringVar(&g.store, "store", "", "credentials store: file, keyring, auto or ephemeral")
+	fs.StringVar(&g.provider, "provider", "", "the OpenID provider to sign in to ([codex_auth.providers.NAME])")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -73,6 +85,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if g.store != "" {
 		if _, err := store.ParseMode(g.store); err != nil {
 			return fail(stderr, 2, "--store: %v", err)
+		}
+	}
+	if g.provider != "" {
+		if err := store.CheckProviderName(g.provider); err != nil {
+			return fail(stderr, 2, "--provider: %v", err)
 		}
 	}
 	rest := fs.Args()
@@ -143,11 +160,12 @@ func versionString() string {
 	return v
 }
 
-// isTerminal reports whether r is an interactive terminal: a character
-// device other than the null device (portable, without a terminal
-// library; the same answer as isatty for the ways stdin is connected).
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
+// isTerminal reports whether f (stdin or stdout) is an interactive
+// terminal: a character device other than the null device (portable,
+// without a terminal library; the same answer as isatty for the ways
+// stdin and stdout are connected).
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
 	if !ok {
 		return false
 	}

@@ -27,6 +27,8 @@ const (
 	envRefreshWindow   = "CODEX_AUTH_REFRESH_WINDOW"
 	envHTTPTimeout     = "CODEX_AUTH_HTTP_TIMEOUT"
 	envWatchPoll       = "CODEX_AUTH_KEYRING_POLL"
+	// envProvider chooses a provider as --provider does.
+	envProvider = "CODEX_AUTH_PROVIDER"
 	// envRefreshURL is the Codex CLI's own override of the refresh
 	// endpoint, honoured as Codex does (tests point both at one issuer).
 	envRefreshURL = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
@@ -37,7 +39,10 @@ const (
 // stackFlags are the flags of every command that builds a stack (serve,
 // login, login status, logout), registered once for all of them.
 type stackFlags struct {
-	store    string
+	store string
+	// provider is --provider: the OpenID provider to sign in to
+	// (provider.go); "" for Codex's sign-in.
+	provider string
 	issuer   string
 	clientID string
 	logLevel string
@@ -54,12 +59,13 @@ const (
 // newStackFlags starts a command's stack flags from the global --store
 // and the command's default log level.
 func newStackFlags(g globals, logLevel string) *stackFlags {
-	return &stackFlags{store: g.store, logLevel: logLevel}
+	return &stackFlags{store: g.store, provider: g.provider, logLevel: logLevel}
 }
 
 // register adds the flags to fs, with the values f holds as defaults.
 func (f *stackFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", f.store, "credentials store: file, keyring, auto or ephemeral (overrides cli_auth_credentials_store)")
+	fs.StringVar(&f.provider, "provider", f.provider, "sign in to the OpenID provider [codex_auth.providers.NAME] instead of Codex (overrides "+envProvider+")")
 	fs.StringVar(&f.issuer, "issuer", f.issuer, "issuer base URL (overrides "+envIssuer+" and [codex_auth] issuer)")
 	fs.StringVar(&f.clientID, "client-id", f.clientID, "OAuth client id (overrides "+envClientID+" and [codex_auth] client_id)")
 	fs.StringVar(&f.logLevel, "log-level", f.logLevel, "log level: debug, info, warn or error")
@@ -103,14 +109,17 @@ type stack struct {
 	// netErr is why the HTTP client could not be built (a CA bundle that
 	// cannot be read): every request fails with it, and the commands that
 	// need no network (an API-key login, a logout without revoking) work.
-	netErr  error
-	home    store.Home
-	config  store.Config
-	store   *store.Store
-	http    *httpclient.Client
+	netErr error
+	home   store.Home
+	config store.Config
+	store  *store.Store
+	http   *httpclient.Client
+	// issuer and authAPI are Codex's; nil when a provider is signed in to.
 	issuer  *openai.Issuer
 	authAPI *openai.AuthAPI
-	manager *session.Manager
+	// provider is the provider signed in to; nil for Codex's sign-in.
+	provider *session.ProviderInfo
+	manager  *session.Manager
 }
 
 // close stops the manager's flows and background work.
@@ -123,29 +132,70 @@ func (s *stack) close() {
 	}
 }
 
+// setup is what a stack is built from: the home, the configuration
+// layers and the store mode in force, and the provider chosen.
+type setup struct {
+	home      store.Home
+	systemDir string
+	config    store.Config
+	mode      store.Mode
+	// provider is the provider's table; nil for Codex's sign-in.
+	provider *store.ProviderConfig
+}
+
+// loadSetup resolves CODEX_HOME, reads the configuration layers and the
+// provider chosen (--provider, else CODEX_AUTH_PROVIDER), which must be
+// defined and allowed.
+func loadSetup(f stackFlags, getenv func(string) string) (setup, error) {
+	home, err := store.ResolveHome(getenv)
+	if err != nil {
+		return setup{}, err
+	}
+	su := setup{home: home, systemDir: getenv(envSystemConfigDir)}
+	if su.config, err = store.LoadConfig(home, su.systemDir); err != nil {
+		return setup{}, err
+	}
+	su.mode = su.config.CredentialsStore
+	if f.store != "" {
+		if su.mode, err = store.ParseMode(f.store); err != nil {
+			return setup{}, fmt.Errorf("--store: %w", err)
+		}
+	}
+	if name := first(f.provider, strings.TrimSpace(getenv(envProvider))); name != "" {
+		if f.issuer != "" || f.clientID != "" {
+			return setup{}, fmt.Errorf("--issuer and --client-id are Codex's sign-in; provider %q has its own in [codex_auth.providers.%s]", name, name)
+		}
+		p, err := su.config.Provider(name)
+		if err != nil {
+			return setup{}, err
+		}
+		su.provider = &p
+	}
+	return su, nil
+}
+
+// providerInfo names the provider chosen; nil for Codex's sign-in.
+func (su setup) providerInfo() *session.ProviderInfo {
+	if su.provider == nil {
+		return nil
+	}
+	return &session.ProviderInfo{Name: su.provider.Name, Kind: session.KindOIDC, Issuer: su.provider.Issuer, ClientID: su.provider.ClientID}
+}
+
 // buildStack resolves CODEX_HOME and the configuration, opens the store
 // and builds the HTTP client, the issuer and the session manager: the one
 // place every command gets its dependencies from.
 func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h hooks) (*stack, error) {
-	home, err := store.ResolveHome(getenv)
+	su, err := loadSetup(f, getenv)
 	if err != nil {
 		return nil, err
 	}
-	systemDir := getenv(envSystemConfigDir)
-	cfg, err := store.LoadConfig(home, systemDir)
-	if err != nil {
-		return nil, err
-	}
-	mode := cfg.CredentialsStore
-	if f.store != "" {
-		if mode, err = store.ParseMode(f.store); err != nil {
-			return nil, fmt.Errorf("--store: %w", err)
-		}
-	}
-	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
-	if err != nil {
-		return nil, err
-	}
+	return buildFrom(su, f, getenv, logger, h)
+}
+
+// buildFrom is buildStack once the setup is loaded.
+func buildFrom(su setup, f stackFlags, getenv func(string) string, logger *slog.Logger, h hooks) (*stack, error) {
+	home, cfg, systemDir, mode := su.home, su.config, su.systemDir, su.mode
 	timeout, err := durationEnv(getenv, envHTTPTimeout)
 	if err != nil {
 		return nil, err
@@ -155,6 +205,34 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 		hc = httpclient.Unreachable(netErr)
 	} else if netErr != nil {
 		return nil, netErr
+	}
+	port, window, poll, err := sessionEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	opts := session.Options{
+		Config:       cfg,
+		ConfigReload: func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
+		ConfigFiles:  store.ConfigPaths(home, systemDir),
+		KeyringPoll:  poll,
+		DisableWatch: h.noWatch,
+		Editor:       h.editor,
+		Browser:      h.browser,
+		Headless:     h.headless,
+		CallbackPort: port,
+		// (a provider takes any loopback port; CODEX_AUTH_CALLBACK_PORT
+		// still names one)
+		RefreshWindow: window,
+		Logger:        logger,
+		SetUserAgent:  hc.SetUserAgent,
+		Version:       versionString(),
+	}
+	if su.provider != nil {
+		return buildProvider(su, getenv, logger, hc, netErr, opts)
+	}
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
+	if err != nil {
+		return nil, err
 	}
 	iss, err := openai.New(openai.Config{
 		Issuer:     first(f.issuer, getenv(envIssuer), cfg.Issuer),
@@ -169,53 +247,42 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	if err != nil {
 		return nil, err
 	}
-	port := 0
+	var sst session.Store = st
+	if rec := envAccessTokenRecord(getenv); rec != nil {
+		sst = &envTokenStore{inner: st, rec: rec}
+	}
+	opts.Store = sst
+	// The sidecar keeps the shared record fresh ahead of Codex.
+	opts.BackgroundRefresh = !h.noWatch
+	opts.Issuer = iss
+	opts.Whoami = authAPI
+	mgr, err := session.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &stack{netErr: netErr, home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
+}
+
+// sessionEnv reads the session's settings from the environment: the
+// callback port, the refresh window and the keyring poll.
+func sessionEnv(getenv func(string) string) (port int, window, poll time.Duration, err error) {
 	if v := getenv(envCallbackPort); v != "" {
 		p, err := strconv.Atoi(v)
 		if err != nil || p < 0 || p > 65535 {
-			return nil, fmt.Errorf("%s=%q: want a port number (0 for any free port)", envCallbackPort, v)
+			return 0, 0, 0, fmt.Errorf("%s=%q: want a port number (0 for any free port)", envCallbackPort, v)
 		}
 		port = p
 		if p == 0 {
 			port = session.AnyCallbackPort
 		}
 	}
-	window, err := durationEnv(getenv, envRefreshWindow)
-	if err != nil {
-		return nil, err
+	if window, err = durationEnv(getenv, envRefreshWindow); err != nil {
+		return 0, 0, 0, err
 	}
-	poll, err := durationEnv(getenv, envWatchPoll)
-	if err != nil {
-		return nil, err
+	if poll, err = durationEnv(getenv, envWatchPoll); err != nil {
+		return 0, 0, 0, err
 	}
-	var sst session.Store = st
-	if rec := envAccessTokenRecord(getenv); rec != nil {
-		sst = &envTokenStore{inner: st, rec: rec}
-	}
-	mgr, err := session.New(session.Options{
-		Store:        sst,
-		Config:       cfg,
-		ConfigReload: func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
-		ConfigFiles:  store.ConfigPaths(home, systemDir),
-		KeyringPoll:  poll,
-		DisableWatch: h.noWatch,
-		// The sidecar keeps the shared record fresh ahead of Codex.
-		BackgroundRefresh: !h.noWatch,
-		Issuer:            iss,
-		Whoami:            authAPI,
-		Editor:            h.editor,
-		Browser:           h.browser,
-		Headless:          h.headless,
-		CallbackPort:      port,
-		RefreshWindow:     window,
-		Logger:            logger,
-		SetUserAgent:      hc.SetUserAgent,
-		Version:           versionString(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &stack{netErr: netErr, home: home, config: cfg, store: st, http: hc, issuer: iss, authAPI: authAPI, manager: mgr}, nil
+	return port, window, poll, nil
 }
 
 // newAuthAPI is the Codex account API: CODEX_AUTHAPI_BASE_URL as the Codex

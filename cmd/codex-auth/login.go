@@ -50,6 +50,9 @@ func loginCommand(ctx context.Context, g globals, args []string) int {
 	if code, ok := parseFlags(fs, g, args); !ok {
 		return code
 	}
+	if name := first(o.stack.provider, g.getenv(envProvider)); name != "" && (*withAPIKey || *withAccessToken) {
+		return fail(g.stderr, 2, "login: --with-api-key and --with-access-token are Codex's sign-in; the provider %q signs in with the browser or --device-auth", name)
+	}
 	switch {
 	case *withAPIKey && *withAccessToken:
 		return fail(g.stderr, 2, "login: Choose one login credential source: --with-api-key or --with-access-token.")
@@ -89,7 +92,7 @@ func runLogin(ctx context.Context, g globals, o loginOptions) int {
 	var id string
 	var err error
 	if o.method == loginBrowser {
-		id, err = startBrowser(ctx, g, st.manager)
+		id, err = startBrowser(ctx, g, st)
 	} else {
 		id, err = startDevice(ctx, g, st.manager)
 	}
@@ -136,15 +139,19 @@ func (l loginEditor) LoginCompleted(c session.LoginCompleted) {
 
 // startBrowser starts `codex-auth login`: print the URL, open a browser
 // where there is one; the callback ends it.
-func startBrowser(ctx context.Context, g globals, m *session.Manager) (string, error) {
-	bl, err := m.StartBrowserLogin(ctx)
+func startBrowser(ctx context.Context, g globals, st *stack) (string, error) {
+	bl, err := st.manager.StartBrowserLogin(ctx)
 	if err != nil {
 		return "", err
 	}
 	fmt.Fprintf(g.stderr, "Starting local login server. If your browser did not open, navigate to this URL to authenticate:\n\n%s\n\n", bl.AuthURL)
 	if bl.Headless {
+		device := "codex-auth login --device-auth"
+		if st.provider != nil {
+			device = "codex-auth --provider " + st.provider.Name + " login --device-auth"
+		}
 		fmt.Fprintln(g.stderr, bl.Message)
-		fmt.Fprintln(g.stderr, "On a remote or headless machine, `codex-auth login --device-auth` signs in with a code instead.")
+		fmt.Fprintln(g.stderr, "On a remote or headless machine, `"+device+"` signs in with a code instead.")
 	}
 	return bl.LoginID, nil
 }

@@ -1,18 +1,22 @@
 // Command codex-auth signs editors in to OpenAI Codex and shares the
 // credential cache with the Codex CLI: `codex-auth serve` is the JSON-RPC
 // sidecar editors spawn; login, logout and `login status` work like the
-// Codex CLI's commands of the same names.
+// Codex CLI's commands of the same names. With --provider NAME the same
+// verbs (and token) sign in to an OpenID provider instead, kept apart from
+// Codex's credentials.
 //
 // How to read it: main wires the process to run (cli.go), which parses the
 // global flags and dispatches a verb from its table. Each verb has its own
-// file (serve.go, login.go, accesstoken.go, status.go, logout.go, dev.go)
+// file (serve.go, login.go, accesstoken.go, status.go, logout.go, token.go,
+// dev.go)
 // with an options struct, a FooCommand that parses its flags into it and
 // a runFoo that does the work. deps.go is the one place dependencies are
 // built (store, HTTP client, issuer, session Manager) from the flags every
 // verb shares, the environment and the configuration; every verb but dev
 // goes through the Manager (one-shot verbs with an unwatched one, from
-// oneShot). envtoken.go serves CODEX_ACCESS_TOKEN in front of the store as
-// Codex does.
+// oneShot); provider.go builds a provider's stack instead of Codex's.
+// envtoken.go serves CODEX_ACCESS_TOKEN in front of the store as Codex
+// does.
 package main
 
 import (

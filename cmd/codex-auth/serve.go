@@ -46,6 +46,10 @@ func runServe(ctx context.Context, g globals, o serveOptions) int {
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second SIGTERM is not swallowed (see main)
 
+	su, err := loadSetup(*o.stack, g.getenv)
+	if err != nil {
+		return fail(g.stderr, 1, "serve: %v", err)
+	}
 	// The server is the Manager's editor; the Manager is the server's
 	// service for the connection Run serves.
 	srv, err := rpc.NewServer(rpc.Options{
@@ -53,11 +57,12 @@ func runServe(ctx context.Context, g globals, o serveOptions) int {
 		Version:         versionString(),
 		MaxMessageBytes: o.maxMessageBytes,
 		Logger:          logger,
+		Provider:        su.providerInfo(),
 	})
 	if err != nil {
 		return fail(g.stderr, 1, "serve: %v", err)
 	}
-	st, err := buildStack(*o.stack, g.getenv, logger, hooks{
+	st, err := buildFrom(su, *o.stack, g.getenv, logger, hooks{
 		editor:   srv,
 		browser:  loopback.OpenBrowser,
 		headless: func() bool { return loopback.DetectHeadless(g.getenv, runtime.GOOS) },

@@ -22,10 +22,15 @@ type statusJSON struct {
 	Email     string         `json:"email,omitempty"`
 	Plan      string         `json:"plan,omitempty"`
 	Workspace string         `json:"workspace,omitempty"`
-	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
-	Store     store.Mode     `json:"store"`
-	Location  string         `json:"location"`
-	Fallback  string         `json:"fallback,omitempty"`
+	// Provider, Subject and Name are a provider's sign-in's (method
+	// "oidc").
+	Provider  string     `json:"provider,omitempty"`
+	Subject   string     `json:"subject,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Store     store.Mode `json:"store"`
+	Location  string     `json:"location"`
+	Fallback  string     `json:"fallback,omitempty"`
 	// Error says why the stored record cannot be used.
 	Error string `json:"error,omitempty"`
 }
@@ -66,6 +71,10 @@ func runStatus(ctx context.Context, g globals, o statusOptions) int {
 	}
 	rec, err := st.manager.Stored()
 	out, lines, code := describe(rec, err)
+	if err == nil && rec != nil && (rec.EffectiveMode() == store.AuthModeOIDC) != (st.provider != nil) {
+		// A record of the other sign-in where this one keeps its own.
+		out, lines, code = describeUnsupported(rec.EffectiveMode())
+	}
 	if err == nil && rec != nil && rec.Supported() && (rec.EffectiveMode() == store.AuthModePersonalAccessToken || rec.EffectiveMode() == store.AuthModeAgentIdentity) {
 		out, lines, code = accessTokenStatus(ctx, st, rec)
 	}
@@ -132,8 +141,27 @@ func describe(rec *store.Record, err error) (statusJSON, []string, int) {
 			st.ExpiresAt = &a.ExpiresAt
 		}
 		return st, []string{"Logged in using ChatGPT"}, 0
+	case store.AuthModeOIDC:
+		if !rec.Supported() {
+			return problem("the stored provider record has no access token or subject")
+		}
+		info, _ := rec.OIDC()
+		st := statusJSON{LoggedIn: true, Method: store.AuthModeOIDC, Provider: info.Provider, Subject: info.Subject, Email: info.Email, Name: info.Name}
+		if !a.ExpiresAt.IsZero() {
+			st.ExpiresAt = &a.ExpiresAt
+		}
+		who := info.Subject
+		if info.Email != "" {
+			who = info.Email
+		}
+		return st, []string{fmt.Sprintf("Logged in to %s (%s) as %s", info.Provider, info.Issuer, who)}, 0
 	}
-	st, lines, code := problem(fmt.Sprintf("auth_mode %q is not supported by codex-auth", rec.AuthMode))
-	st.Method = rec.AuthMode
-	return st, lines, code
+	return describeUnsupported(rec.AuthMode)
+}
+
+// describeUnsupported is the status of a record of a mode codex-auth
+// does not use (here).
+func describeUnsupported(mode store.AuthMode) (statusJSON, []string, int) {
+	msg := fmt.Sprintf("auth_mode %q is not supported by codex-auth", mode)
+	return statusJSON{Method: mode, Error: msg}, []string{"Error checking login status: " + msg}, 1
 }

@@ -22,8 +22,9 @@ func testCtx(t *testing.T, d time.Duration) context.Context {
 }
 
 // secretLike matches what could be a secret in a transcript: JWTs, the
-// local issuer's refresh tokens, API keys, personal access tokens.
-var secretLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|rt_local_[A-Za-z0-9_-]+|sk-[A-Za-z0-9_-]+|at-[A-Za-z0-9_-]{8,}`)
+// local issuer's refresh tokens, API keys, personal access tokens, and
+// account/token's tokens (an OpenID provider's may be opaque).
+var secretLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|rt_local_[A-Za-z0-9_-]+|sk-[A-Za-z0-9_-]+|at-[A-Za-z0-9_-]{8,}|"(accessToken|idToken)":"[^"]*"`)
 
 // redact hides anything that looks like a secret, so failure output never
 // shows one (even a test's fake one).

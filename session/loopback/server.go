@@ -7,6 +7,7 @@ import (
 	"html"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,7 @@ const (
 // handler waits on reply), or an error (error=..., missing code).
 type Result struct {
 	code  string
+	query url.Values
 	err   error
 	reply chan Outcome
 }
@@ -42,6 +44,11 @@ type Outcome struct {
 
 // Code is the authorization code, when Err is nil.
 func (r Result) Code() string { return r.code }
+
+// Query is the whole redirect query (code, state, and iss when the
+// server sends it: RFC 9207), for a client that checks more than the
+// state.
+func (r Result) Query() url.Values { return r.query }
 
 // Err is why the redirect brought no code (error=..., no code), safe to
 // show.
@@ -64,10 +71,11 @@ func (cb *Server) Canceled() <-chan struct{} { return cb.canceled }
 func (cb *Server) Succeeded() <-chan struct{} { return cb.success }
 
 // Server listens on 127.0.0.1 (and [::1] when it can) on one port
-// and serves only /auth/callback, /success and /cancel.
+// and serves only the callback (/auth/callback), /success and /cancel.
 type Server struct {
 	port      int
 	state     string
+	opts      Options
 	listeners []net.Listener
 	srv       *http.Server
 
@@ -81,14 +89,40 @@ type Server struct {
 	succMu   sync.Once
 }
 
-// Listen binds the loopback callback server. ports are tried in
-// order (port 0: any free port).
+// Options tune ListenWith; the zero value is Codex's sign-in.
+type Options struct {
+	// CallbackPath is the redirect's path (default CodexCallbackPath).
+	CallbackPath string
+	// Service names what the user signed in to, on the success page
+	// (default "Codex").
+	Service string
+}
+
+// CodexCallbackPath is the redirect path OpenAI's issuer accepts.
+const CodexCallbackPath = "/auth/callback"
+
+// Listen binds the loopback callback server for Codex's sign-in. ports
+// are tried in order (port 0: any free port).
 func Listen(ctx context.Context, state string, ports []int) (*Server, error) {
+	return ListenWith(ctx, state, ports, Options{})
+}
+
+// ListenWith is Listen for another sign-in (an OpenID provider's).
+func ListenWith(ctx context.Context, state string, ports []int, opts Options) (*Server, error) {
+	if opts.CallbackPath == "" {
+		opts.CallbackPath = CodexCallbackPath
+	}
+	if opts.CallbackPath[0] != '/' || opts.CallbackPath == "/success" || opts.CallbackPath == "/cancel" {
+		return nil, fmt.Errorf("loopback: callback path %q", opts.CallbackPath)
+	}
+	if opts.Service == "" {
+		opts.Service = "Codex"
+	}
 	var lastErr error
 	for _, port := range ports {
 		l, err := bindLoopback(ctx, port)
 		if err == nil {
-			return newServer(state, l), nil
+			return newServer(state, opts, l), nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -148,10 +182,11 @@ func sendCancel(ctx context.Context, port int) {
 	}
 }
 
-func newServer(state string, ls []net.Listener) *Server {
+func newServer(state string, opts Options, ls []net.Listener) *Server {
 	cb := &Server{
 		port:      ls[0].Addr().(*net.TCPAddr).Port,
 		state:     state,
+		opts:      opts,
 		listeners: ls,
 		results:   make(chan Result),
 		canceled:  make(chan struct{}),
@@ -207,7 +242,7 @@ func (cb *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case "/auth/callback", "/success", "/cancel":
+	case cb.opts.CallbackPath, "/success", "/cancel":
 	default:
 		page(w, http.StatusNotFound, "Not found", "There is nothing here.")
 		return
@@ -218,11 +253,11 @@ func (cb *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case "/auth/callback":
+	case cb.opts.CallbackPath:
 		cb.serveCallback(w, r)
 	case "/success":
 		cb.succMu.Do(func() { close(cb.success) })
-		page(w, http.StatusOK, "Signed in", "You are signed in to Codex. You can close this window and return to your editor.")
+		page(w, http.StatusOK, "Signed in", "You are signed in to "+cb.opts.Service+". You can close this window and return to your editor.")
 	case "/cancel":
 		if fromWebPage(r) {
 			page(w, http.StatusForbidden, "Forbidden", "A web page cannot cancel a sign-in.")
@@ -269,7 +304,7 @@ func (cb *Server) serveCallback(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusConflict, "Sign-in already finished", "This sign-in has already finished. You can close this window.")
 		return
 	}
-	res := Result{code: q.Get("code")}
+	res := Result{code: q.Get("code"), query: q}
 	switch {
 	case q.Get("error") != "":
 		res.err = fmt.Errorf("the sign-in server answered %s", oauthCode(q.Get("error")))

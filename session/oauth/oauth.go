@@ -28,23 +28,43 @@ type TokenSet struct {
 	IDToken      string
 	AccessToken  string
 	RefreshToken string
+	// Expiry is when the access token expires, as the answer said
+	// (expires_in); zero when it did not (OpenAI's tokens carry exp).
+	Expiry time.Time
+	// Subject, Email and Name are the user the tokens are for, from an
+	// ID token the client verified (an OpenID provider's; "" when the
+	// answer had none, as a refresh may).
+	Subject string
+	Email   string
+	Name    string
 }
 
 // AuthorizeRequest is what a browser login puts in the authorize URL.
 type AuthorizeRequest struct {
-	RedirectURI       string
-	State             string
-	Verifier          string // the PKCE verifier; the URL carries its S256 challenge
+	RedirectURI string
+	State       string
+	Verifier    string // the PKCE verifier; the URL carries its S256 challenge
+	// Nonce is an OpenID provider's nonce (OpenID Connect Core 1.0
+	// section 3.1.2.1), checked in the ID token the code brings.
+	Nonce             string
 	AllowedWorkspaces []string
 	Originator        string
 }
 
 // DeviceCode is the issuer's answer to a device-code start.
 type DeviceCode struct {
+	// DeviceAuthID is what redeems the approval (OpenAI's
+	// device_auth_id, RFC 8628's device_code): never shown.
 	DeviceAuthID    string
 	UserCode        string
 	VerificationURL string
-	Interval        time.Duration
+	// VerificationURLComplete holds the user code too (RFC 8628 section
+	// 3.3.1), when the server gives one.
+	VerificationURLComplete string
+	Interval                time.Duration
+	// ExpiresAt is when the code expires, when the server said
+	// (expires_in); zero otherwise.
+	ExpiresAt time.Time
 }
 
 // DeviceGrant is what a successful device poll returns: a code to exchange

@@ -83,24 +83,11 @@ type Provider struct {
 // issuer that does not match the document's; ErrUnavailable,
 // *ProviderError or ErrInvalidResponse for the fetch.
 func New(ctx context.Context, cfg Config) (*Provider, error) {
-	if cfg.Issuer == "" {
-		return nil, &ConfigError{Field: "issuer", Reason: "is required"}
-	}
-	if err := checkEndpoint(cfg.Issuer); err != nil {
-		return nil, &ConfigError{Field: "issuer", Reason: err.Error()}
-	}
-	if u, _ := url.Parse(cfg.Issuer); u.RawQuery != "" || u.ForceQuery {
-		// OpenID Connect Core 1.0 section 2 (iss): no query or fragment.
-		return nil, &ConfigError{Field: "issuer", Reason: "must have no query"}
-	}
-	if cfg.ClientID == "" {
-		return nil, &ConfigError{Field: "client_id", Reason: "is required"}
+	if err := CheckConfig(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: DefaultTimeout}
-	}
-	if cfg.HTTP.Timeout <= 0 {
-		return nil, &ConfigError{Field: "HTTP", Reason: "the HTTP client must have a timeout"}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -127,6 +114,30 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	}
 	p.meta = m
 	return p, nil
+}
+
+// CheckConfig is New's check of cfg, without fetching anything: a
+// *ConfigError (errors.Is(err, ErrInvalidConfig)) names the field. A
+// caller that discovers the provider later (when it is first needed)
+// checks the configuration at once with it.
+func CheckConfig(cfg Config) error {
+	if cfg.Issuer == "" {
+		return &ConfigError{Field: "issuer", Reason: "is required"}
+	}
+	if err := checkEndpoint(cfg.Issuer); err != nil {
+		return &ConfigError{Field: "issuer", Reason: err.Error()}
+	}
+	if u, _ := url.Parse(cfg.Issuer); u.RawQuery != "" || u.ForceQuery {
+		// OpenID Connect Core 1.0 section 2 (iss): no query or fragment.
+		return &ConfigError{Field: "issuer", Reason: "must have no query"}
+	}
+	if cfg.ClientID == "" {
+		return &ConfigError{Field: "client_id", Reason: "is required"}
+	}
+	if cfg.HTTP != nil && cfg.HTTP.Timeout <= 0 {
+		return &ConfigError{Field: "HTTP", Reason: "the HTTP client must have a timeout"}
+	}
+	return nil
 }
 
 // Issuer is the provider's issuer identifier.

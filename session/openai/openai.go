@@ -179,6 +179,10 @@ type openaiTokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+func (tr openaiTokenResponse) tokenSet() oauth.TokenSet {
+	return oauth.TokenSet{IDToken: tr.IDToken, AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken}
+}
+
 // Exchange redeems an authorization code with its PKCE verifier (RFC 6749
 // section 4.1.3, RFC 7636 section 4.5). The answer must carry all three
 // tokens; otherwise the error wraps oauth.ErrInvalidResponse.
@@ -204,7 +208,7 @@ func (o *Issuer) Exchange(ctx context.Context, code, verifier, redirectURI strin
 	}); err != nil {
 		return oauth.TokenSet{}, err
 	}
-	return oauth.TokenSet(tr), nil
+	return tr.tokenSet(), nil
 }
 
 // Refresh redeems a refresh token (RFC 6749 section 6). Like the Codex CLI
@@ -222,7 +226,7 @@ func (o *Issuer) Refresh(ctx context.Context, refreshToken string, reason oauth.
 	if err := o.post(ctx, "refresh", o.refreshURL, openaiJSON(body), &tr); err != nil {
 		return oauth.TokenSet{}, err
 	}
-	return oauth.TokenSet(tr), nil
+	return tr.tokenSet(), nil
 }
 
 // ExchangeAPIKey trades an ID token for an API key with a token exchange
