@@ -25,7 +25,6 @@ type outbox struct {
 	next     uint64 // seq of the last pushed
 	progress chan struct{}
 	wake     chan struct{}
-	dropped  int // account/updated superseded while waiting
 }
 
 // outgoing is one queued notification.
@@ -47,7 +46,6 @@ func (o *outbox) push(n *jsonrpc2.Notification, coalesces bool) {
 		kept := o.queue[:0]
 		for _, q := range o.queue {
 			if q.coalesces {
-				o.dropped++
 				continue
 			}
 			kept = append(kept, q)
@@ -138,11 +136,4 @@ func (o *outbox) run(done <-chan struct{}, write func(*jsonrpc2.Notification)) {
 		default:
 		}
 	}
-}
-
-// stats is what the outbox holds now, for logs and benchmarks.
-func (o *outbox) stats() (queued, dropped int) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.queue), o.dropped
 }

@@ -30,17 +30,8 @@ func newFSEnv(t *testing.T) *fsEnv {
 	t.Helper()
 	prefix, uid := testenv.Unprivileged(t)
 	e := &fsEnv{prefix: prefix, uid: uid, bin: testenv.ExecutableBy(t, testenv.BuildBinary(t))}
-	parent, err := os.MkdirTemp("", "codex-auth-fs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = os.Chmod(filepath.Join(parent, "home"), 0o700) // a read-only home must be removable
-		os.RemoveAll(parent)
-	})
-	if err := os.Chmod(parent, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	parent := testenv.SharedTempDir(t)
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(parent, "home"), 0o700) }) // a read-only home must be removable
 	e.home = filepath.Join(parent, "home")
 	if err := os.Mkdir(e.home, 0o700); err != nil {
 		t.Fatal(err)

@@ -27,11 +27,16 @@ func Unprivileged(t testing.TB) (prefix []string, uid int) {
 	return []string{p, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, NobodyID
 }
 
-// ExecutableBy copies the binary at path into a folder every user can
-// enter (test temp folders are 0700), for a child run as another user.
-func ExecutableBy(t testing.TB, path string) string {
+// SharedTempDir is a new folder (0755, removed at the end of the test)
+// that every user can reach: under /tmp, since TMPDIR may be a private
+// folder (scripts/with-keyring.sh makes one 0700).
+func SharedTempDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "codex-auth-exec-")
+	base := os.TempDir()
+	if fi, err := os.Stat("/tmp"); err == nil && fi.Mode()&os.ModeSticky != 0 {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "codex-auth-shared-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +44,14 @@ func ExecutableBy(t testing.TB, path string) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// ExecutableBy copies the binary at path into a folder every user can
+// enter (test temp folders are 0700), for a child run as another user.
+func ExecutableBy(t testing.TB, path string) string {
+	t.Helper()
+	dir := SharedTempDir(t)
 	in, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
