@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,11 +19,12 @@ import (
 
 	"github.com/codex-auth/codex-auth/internal/e2e/e2eutil"
 	"github.com/codex-auth/codex-auth/internal/localissuer"
+	"github.com/codex-auth/codex-auth/internal/testenv"
 )
 
 func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 	ctx := testCtx(t, 2*waitLimit)
-	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{{Email: "ada@example.com", PlanType: "pro"}}})
+	iss := startIssuer(t, localissuer.Config{Users: []localissuer.User{{Email: "ada@example.com", PlanType: "pro"}}, DeviceInterval: time.Second})
 	home := t.TempDir()
 	logFile := filepath.Join(t.TempDir(), "sidecar.log")
 	p := sidecar(t, "sidecar", e2eutil.SidecarEnv(home, iss.BaseURL()), "--log-file", logFile, "--log-level", "debug")
@@ -145,6 +147,22 @@ func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 		t.Errorf("account/read after the browser login: %+v, want chatgpt ada@example.com pro", read.Account)
 	}
 
+	// A device-code login.
+	var dl e2eutil.LoginResult
+	if err := p.Call(ctx, "account/login/start", map[string]string{"type": "chatgptDeviceCode"}, &dl); err != nil {
+		t.Fatalf("account/login/start chatgptDeviceCode: %v", err)
+	}
+	if err := iss.ApproveDevice(dl.UserCode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.WaitNotification(ctx, 0, "account/login/completed", func(raw json.RawMessage) bool {
+		var c e2eutil.LoginCompleted
+		return json.Unmarshal(raw, &c) == nil && c.LoginID == dl.LoginID && c.Success
+	}); err != nil {
+		t.Fatalf("device login: %v", err)
+	}
+	collect()
+
 	mark := p.Len()
 	if err := p.Call(ctx, "account/logout", nil, nil); err != nil {
 		t.Fatalf("account/logout: %v", err)
@@ -197,7 +215,39 @@ func TestSmokeSessionLeaksNoSecret(t *testing.T) {
 	if len(logData) == 0 {
 		t.Error("the debug log file is empty: the leak check on it would prove nothing")
 	}
-	for name, out := range map[string]string{"stderr": p.Stderr(), "log file": string(logData)} {
+	outputs := map[string]string{"stderr": p.Stderr(), "log file": string(logData)}
+	// The CLI, on the same home: a login, its status, a logout.
+	cliKey := "sk-e2e-cli-" + randomHex(16)
+	secrets = append(secrets, cliKey)
+	for _, run := range []struct {
+		stdin string
+		args  []string
+	}{
+		{cliKey + "\n", []string{"login", "--with-api-key"}},
+		{"", []string{"login", "status"}},
+		{"", []string{"login", "status", "--json"}},
+		{"", []string{"logout"}},
+	} {
+		cmd := exec.CommandContext(ctx, testenv.BuildBinary(t), run.args...)
+		cmd.Env = e2eutil.SidecarEnv(home, iss.BaseURL())
+		cmd.Stdin = strings.NewReader(run.stdin)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		_ = cmd.Run()
+		outputs[strings.Join(run.args, " ")+" stdout"] = out.String()
+		outputs[strings.Join(run.args, " ")+" stderr"] = errOut.String()
+	}
+	// Nothing left behind in the home holds a secret (the record itself
+	// is gone after the logout).
+	_ = filepath.WalkDir(home, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if data, err := os.ReadFile(path); err == nil {
+				outputs["file "+path] = string(data)
+			}
+		}
+		return nil
+	})
+	for name, out := range outputs {
 		for n, line := range strings.Split(out, "\n") {
 			for j, s := range secrets {
 				if strings.Contains(line, s) {
