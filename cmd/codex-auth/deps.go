@@ -142,7 +142,8 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 			return nil, fmt.Errorf("--store: %w", err)
 		}
 	}
-	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
+	// Every account that becomes active is saved, for switching in place.
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage, SavedAccounts: true})
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +195,7 @@ func buildStack(f stackFlags, getenv func(string) string, logger *slog.Logger, h
 	}
 	mgr, err := session.New(session.Options{
 		Store:        sst,
+		Saved:        st,
 		Config:       cfg,
 		ConfigReload: func() (store.Config, error) { return store.LoadConfig(home, systemDir) },
 		ConfigFiles:  store.ConfigPaths(home, systemDir),
