@@ -89,24 +89,26 @@ func (f *fileBackend) save(ctx context.Context, r *Record) error {
 		return err
 	}
 	defer release()
-	sweepTemp(f.home.Dir, f.logger)
+	sweepTemp(f.path, f.logger)
 	if err := notRegular(f.path); err != nil {
 		return err
 	}
 	return writeAtomic(f.path, data)
 }
 
-// tempPattern names the temp files writeAtomic writes beside the record.
-const tempPattern = ".auth-*"
+// tempPattern names the temp files writeAtomic writes for path: beside
+// it, named after it, so that a sweep under one file's lock touches only
+// that file's (auth.json's: .auth.json.tmp-*).
+func tempPattern(path string) string { return "." + filepath.Base(path) + ".tmp-*" }
 
-// sweepTemp removes the temp files of writes whose writer died between
-// creating and renaming one (a SIGKILL): they hold a secret. The caller
-// holds the folder's write lock, under which every write runs, so each
-// one found is stale.
-func sweepTemp(dir string, logger *slog.Logger) {
-	left, _ := filepath.Glob(filepath.Join(dir, tempPattern))
+// sweepTemp removes the temp files of writes of path whose writer died
+// between creating and renaming one (a SIGKILL): they hold a secret. The
+// caller holds path's write lock, under which every write of it runs, so
+// each one found is stale.
+func sweepTemp(path string, logger *slog.Logger) {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern(path)))
 	for _, l := range left {
-		if err := os.Remove(l); err == nil {
+		if err := os.Remove(l); err == nil && logger != nil {
 			logger.Info("removed the temp file of a write that never finished", "path", l)
 		}
 	}
@@ -115,23 +117,29 @@ func sweepTemp(dir string, logger *slog.Logger) {
 // sweepIfFree sweeps the temp files left in the home when there are any
 // and no write is under way (the write lock is free: tried, never waited
 // for), so that a process starting after a kill starts clean.
-func (f *fileBackend) sweepIfFree() {
-	if left, _ := filepath.Glob(filepath.Join(f.home.Dir, tempPattern)); len(left) == 0 {
+func (f *fileBackend) sweepIfFree() { sweepIfFree(f.path, writeLockName, f.logger) }
+
+// sweepIfFree sweeps path's temp files when there are any and lockName
+// (in path's folder, held across every write of path) is free: tried,
+// never waited for.
+func sweepIfFree(path, lockName string, logger *slog.Logger) {
+	dir := filepath.Dir(path)
+	if left, _ := filepath.Glob(filepath.Join(dir, tempPattern(path))); len(left) == 0 {
 		return
 	}
-	fl := flock.New(filepath.Join(f.home.Dir, writeLockName), flock.SetPermissions(0o600))
+	fl := flock.New(filepath.Join(dir, lockName), flock.SetPermissions(0o600))
 	if ok, err := fl.TryLock(); err != nil || !ok {
 		_ = fl.Close()
 		return
 	}
 	defer fl.Unlock()
-	sweepTemp(f.home.Dir, f.logger)
+	sweepTemp(path, logger)
 }
 
 // writeAtomic writes data to path through a temp file in the same folder.
 func writeAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tempPattern)
+	tmp, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return fmt.Errorf("write %s: %w: %w", path, ErrUnavailable, err)
 	}
@@ -183,7 +191,7 @@ func (f *fileBackend) remove(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer release()
-	sweepTemp(f.home.Dir, f.logger)
+	sweepTemp(f.path, f.logger)
 	if fi, err := os.Lstat(f.path); err == nil && fi.IsDir() {
 		return false, fmt.Errorf("remove %s: %w: it is a directory", f.path, ErrUnavailable)
 	}

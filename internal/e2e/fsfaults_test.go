@@ -92,7 +92,7 @@ func (e *fsEnv) stored(t *testing.T) *store.Record {
 // leftovers are the temp files a failed write left in the home.
 func (e *fsEnv) leftovers(t *testing.T) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(e.home, ".auth-*"))
+	m, err := filepath.Glob(filepath.Join(e.home, ".*.tmp-*"))
 	if err != nil {
 		t.Fatal(err)
 	}

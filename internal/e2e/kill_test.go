@@ -115,7 +115,7 @@ func TestSIGKILLMidFlight(t *testing.T) {
 		}
 		// A temp file of the killed write (it holds a secret) is gone
 		// once the next sidecar has started.
-		if left, _ := filepath.Glob(filepath.Join(home, ".auth-*")); len(left) > 0 {
+		if left, _ := filepath.Glob(filepath.Join(home, ".*.tmp-*")); len(left) > 0 {
 			t.Errorf("round %d: temp files left beside auth.json after the next start: %v", round, left)
 			for _, l := range left {
 				_ = os.Remove(l)
