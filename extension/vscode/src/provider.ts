@@ -121,6 +121,18 @@ export function activeFirst(list: AccountSessionList): AccountSession[] {
 	return [...active, ...list.sessions.filter((a) => a.sessionId !== list.activeSessionId)];
 }
 
+/** An inactive account's token is asked for again when it expires within this. */
+const TOKEN_MARGIN_MS = 5 * 60_000;
+
+/** Whether a token seen before can be handed out again: a key, or one that does not expire soon. */
+export function stillGood(t: TokenResult, now = Date.now()): boolean {
+	if (t.type === 'apiKey' || t.type === 'personalAccessToken') {
+		return true;
+	}
+	const exp = typeof t.expiresAt === 'string' ? Date.parse(t.expiresAt) : NaN;
+	return Number.isFinite(exp) && exp - now > TOKEN_MARGIN_MS;
+}
+
 function tokenOf(t: TokenResult): string | undefined {
 	for (const v of [t.accessToken, t.apiKey, (t as { token?: unknown }).token]) {
 		if (typeof v === 'string' && v) {
@@ -153,6 +165,8 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 	private signingOut = 0;
 	/** Whether the sidecar answers accountSession/list (undefined: not asked yet). */
 	private multi: boolean | undefined;
+	/** The last token seen of each saved account (secrets: never logged). */
+	private readonly tokens = new Map<string, TokenResult>();
 
 	constructor(
 		private readonly sidecar: Sidecar,
@@ -324,27 +338,45 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		list: AccountSessionList,
 		scopes: readonly string[],
 	): Promise<{ sessions: vscode.AuthenticationSession[]; activeId: string | null }> {
+		for (const id of this.tokens.keys()) {
+			if (!list.sessions.some((a) => a.sessionId === id)) {
+				this.tokens.delete(id); // signed out or forgotten
+			}
+		}
 		const all = await Promise.all(activeFirst(list).map((a) => this.sessionOf(a, a.sessionId === list.activeSessionId, scopes)));
 		const sessions = all.filter((s): s is vscode.AuthenticationSession => s !== undefined);
 		return { sessions, activeId: sessions.some((s) => s.id === list.activeSessionId) ? list.activeSessionId : null };
 	}
 
 	/**
-	 * One account's session with a fresh token: the active one's from
-	 * account/token, another's from account/token {sessionId} (the sidecar
-	 * refreshes its saved copy when due). undefined when it has none
-	 * (signed out, needs a new sign-in, forbidden by policy).
+	 * One account's session: the active one's token asked for every time
+	 * (the sidecar answers from memory and refreshes it when due); another
+	 * one's from account/token {sessionId} (the sidecar refreshes its saved
+	 * copy when due, and counts it as a use) when the last one seen expires
+	 * within TOKEN_MARGIN_MS. undefined when it has none (signed out, needs a
+	 * new sign-in, forbidden by policy).
 	 */
 	private async sessionOf(a: AccountSession, active: boolean, scopes: readonly string[]): Promise<vscode.AuthenticationSession | undefined> {
 		if (!active && (a.needsLogin || a.forbidden)) {
 			return undefined;
 		}
+		const cached = this.tokens.get(a.sessionId);
 		let token: TokenResult;
 		try {
-			token = await this.sidecar.request<TokenResult>('account/token', active ? {} : { sessionId: a.sessionId }, { retry: true });
+			if (!active && cached && stillGood(cached)) {
+				token = cached;
+			} else {
+				// The id names the account even for the active one, so a switch
+				// meanwhile cannot give one account's token to another's session.
+				const params = this.multi ? { sessionId: a.sessionId } : {};
+				token = await this.sidecar.request<TokenResult>('account/token', params, { retry: true });
+			}
 		} catch (err) {
-			if (err instanceof RpcError && (err.code === ErrorCodes.NotLoggedIn || err.code === ErrorCodes.SessionExpired)) {
-				return undefined;
+			if (
+				err instanceof RpcError &&
+				(err.code === ErrorCodes.NotLoggedIn || err.code === ErrorCodes.SessionExpired || err.code === ErrorCodes.UnknownAccount)
+			) {
+				return undefined; // signed out, or gone meanwhile
 			}
 			if (!active && err instanceof RpcError) {
 				// One saved account's trouble (gone meanwhile, the issuer unreachable) leaves the others.
@@ -361,6 +393,7 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 			}
 			throw new Error(`codex-auth gave no token for the sign-in type "${a.type}": update the extension.`);
 		}
+		this.tokens.set(a.sessionId, token);
 		const label = accountLabel(a);
 		return { id: a.sessionId, accessToken, account: { id: a.sessionId, label }, scopes: [...scopes] };
 	}

@@ -4,7 +4,7 @@
 import './harness'; // injects the vscode stub before the provider loads
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { accountLabel, activeFirst, checkedList, identityOf, listOfRead } from '../src/provider';
+import { accountLabel, activeFirst, checkedList, identityOf, listOfRead, stillGood } from '../src/provider';
 import { accountItem } from '../src/accounts';
 import { callbackPort } from '../src/signInPage';
 
@@ -90,5 +90,17 @@ describe('saved accounts', () => {
 		assert.equal(accountItem(key, false).label, '$(key) sk-proj-***vwxyz');
 		assert.equal(accountItem({ ...ada, needsLogin: true }, false).detail, '$(warning) Signed out: sign in again as this account');
 		assert.equal(accountItem({ ...ada, forbidden: 'Login is restricted to workspace id(s) ws-x.' }, false).detail, '$(circle-slash) Login is restricted to workspace id(s) ws-x.');
+	});
+});
+
+describe('stillGood', () => {
+	it('keeps keys and tokens more than 5 minutes from expiry; asks again otherwise', () => {
+		const now = Date.parse('2030-01-01T00:00:00Z');
+		assert.equal(stillGood({ type: 'apiKey', apiKey: 'k' }, now), true);
+		assert.equal(stillGood({ type: 'personalAccessToken', accessToken: 'at' }, now), true);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: '2030-01-01T00:06:00Z' }, now), true);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: '2030-01-01T00:04:00Z' }, now), false);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: null }, now), false);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: 'garbage' }, now), false);
 	});
 });
