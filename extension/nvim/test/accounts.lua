@@ -140,8 +140,8 @@ H.case(':CodexSwitch completes the emails and the session ids', function()
     H.truthy(vim.tbl_contains(all, want), 'completion lacks ' .. want .. ': ' .. vim.inspect(all))
   end
   H.eq(#all, 5, 'two emails and three ids: ' .. vim.inspect(all))
-  H.eq(vim.fn.getcompletion('CodexSwitch bo', 'cmdline'), { BOB }, 'completion of "bo"')
-  H.eq(vim.fn.getcompletion('CodexLogout de', 'cmdline'), { DEV }, ':CodexLogout completes too')
+  H.eq(table.concat(vim.fn.getcompletion('CodexSwitch bo', 'cmdline'), ' '), BOB, 'completion of "bo"')
+  H.eq(table.concat(vim.fn.getcompletion('CodexLogout de', 'cmdline'), ' '), DEV, ':CodexLogout completes too')
 end)
 
 H.case(':CodexSwitch EMAIL: auth.json, the Codex CLI and the statusline follow', function()

@@ -39,7 +39,7 @@ export function accountItem(a: AccountSession, active: boolean): vscode.QuickPic
  */
 export async function switchAccount(provider: CodexAuthenticationProvider, log: Log, target?: unknown): Promise<boolean> {
 	let sessionId: string;
-	let label: string;
+	let label = '';
 	try {
 		if (typeof target === 'string' && target) {
 			sessionId = target;
@@ -94,7 +94,7 @@ export async function switchAccount(provider: CodexAuthenticationProvider, log: 
 		} else if (err instanceof RpcError && err.code === ErrorCodes.MethodNotFound) {
 			void vscode.window.showErrorMessage('This codex-auth binary keeps one account: update it (or the extension) to switch accounts.');
 		} else {
-			void vscode.window.showErrorMessage(`Switching the Codex account failed: ${message}`);
+			void vscode.window.showErrorMessage(`Switching the Codex account${label ? ` to ${label}` : ''} failed: ${message}`);
 		}
 		return false;
 	}

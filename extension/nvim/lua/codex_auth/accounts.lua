@@ -142,6 +142,7 @@ local function switch_to(account, callback)
       if err.code == M.SESSION_EXPIRED then
         msg = msg .. ' (:CodexLogin to sign in again as it)'
       end
+      msg = tostring(account) .. ': ' .. msg
       auth.notify('switching accounts failed: ' .. msg, L.ERROR)
       if callback then
         callback(msg, nil)
@@ -276,7 +277,7 @@ function M.complete(arglead)
   end
   local out, seen = {}, {}
   for _, a in ipairs(list and list.sessions or {}) do
-    for _, c in ipairs({ a.email, a.sessionId }) do
+    for _, c in ipairs({ a.email or '', a.sessionId }) do -- ipairs stops at a nil
       if type(c) == 'string' and c ~= '' and not seen[c] and c:sub(1, #arglead) == arglead then
         seen[c] = true
         table.insert(out, c)

@@ -127,7 +127,7 @@ class AccountsTest {
                     // Errors map to CodexAuthException with protocol.md's codes.
                     val unknown = failure { client.switchAccount("nobody@example.com").await() }
                     assertEquals(ErrorCodes.UNKNOWN_ACCOUNT, unknown.code)
-                    assertTrue(unknown.message!!.contains("nobody@example.com"), "the message names it: ${unknown.message}")
+                    assertTrue(unknown.message!!.contains("no saved account"), "the sidecar's message: ${unknown.message}")
                     assertEquals(ErrorCodes.UNKNOWN_ACCOUNT, failure { client.token("no-such-session").await() }.code)
                     assertEquals(ErrorCodes.INVALID_PARAMS, failure { client.forgetAccount(bob.sessionId).await() }.code, "forgetting the active one")
                     assertEquals(active, home.authJson(), "failed calls change nothing")
