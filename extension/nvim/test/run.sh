@@ -45,7 +45,9 @@ results="$work/results"
 
 # The local issuer; its first stdout line is its base URL.
 mkfifo "$work/issuer.out"
+# Two users: dev@example.com signs in until accounts.lua picks bob (it runs last).
 "$CODEX_AUTH_BIN" dev issuer --addr 127.0.0.1:0 --ports 0 --device-interval 1 \
+	--user dev@example.com --user bob@example.com:team:ws-bob \
 	>"$work/issuer.out" 2>"$work/issuer.log" &
 issuer_pid=$!
 exec {issuer_fd}<"$work/issuer.out"
@@ -92,6 +94,7 @@ run_nvim() {
 
 run_nvim offline "$(new_home offline)" offline.lua
 run_nvim e2e "$(new_home e2e)" e2e.lua
+run_nvim accounts "$(new_home accounts)" accounts.lua
 
 # After Neovim exits (VimLeavePre), its sidecar is gone.
 pidfile="$work/e2e.pid"

@@ -1,5 +1,5 @@
 // Activation: the output channel, the sidecar, the "codex" authentication
-// provider, the status bar and the commands.
+// provider (several accounts), the status bar and the commands.
 
 import * as vscode from 'vscode';
 import { Log, parseLevel } from './log';
@@ -7,6 +7,7 @@ import { Sidecar } from './sidecar';
 import { resolveServerPath } from './serverPath';
 import { SignInPage } from './signInPage';
 import { CodexAuthenticationProvider, PROVIDER_ID, PROVIDER_LABEL, identityOf } from './provider';
+import { switchAccount } from './accounts';
 import { StatusBar } from './status';
 import { CancelledError, type FlowKind } from './flows';
 
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): CodexAuthApi {
 	context.subscriptions.push(
 		log,
 		provider,
-		vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, provider, { supportsMultipleAccounts: false }),
+		vscode.authentication.registerAuthenticationProvider(PROVIDER_ID, PROVIDER_LABEL, provider, { supportsMultipleAccounts: true }),
 		new StatusBar(provider),
 		{ dispose: () => void sidecar.stop() },
 	);
@@ -96,12 +97,14 @@ export function activate(context: vscode.ExtensionContext): CodexAuthApi {
 				void vscode.window.showInformationMessage('You are not signed in to Codex.');
 				return;
 			}
-			await provider.removeSession(identityOf(r.account).id);
+			await provider.signOut();
 			void vscode.window.showInformationMessage('Signed out of Codex.');
 		} catch (err) {
 			void vscode.window.showErrorMessage(`Signing out of Codex failed: ${(err as Error).message}`);
 		}
 	});
+	// An argument (a session id or an email) switches without asking: for keybindings and other extensions.
+	command('codexAuth.switchAccount', (target?: unknown) => switchAccount(provider, log, target));
 	command('codexAuth.showStatus', async () => {
 		try {
 			const r = await provider.read();
@@ -119,6 +122,11 @@ export function activate(context: vscode.ExtensionContext): CodexAuthApi {
 			}
 			if (r.problem) {
 				lines.push(r.problem);
+			}
+			const saved = provider.currentState.accounts;
+			const others = saved ? saved.sessions.filter((a) => a.sessionId !== saved.activeSessionId).length : 0;
+			if (others > 0) {
+				lines.push(`${others} other saved account${others === 1 ? '' : 's'} (Codex: Switch Account).`);
 			}
 			lines.push(`Credentials: ${r.store.location} (${r.store.mode}${r.store.fallback ? `; ${r.store.fallback}` : ''}).`);
 			if (r.issuer) {

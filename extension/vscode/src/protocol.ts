@@ -20,6 +20,7 @@ export const ErrorCodes = {
 	DeviceCodeDisabled: -32018,
 	IncompatibleProtocol: -32019,
 	LoginFailed: -32020,
+	UnknownAccount: -32021,
 } as const;
 
 /** account/read's account (unknown future types keep their fields). */
@@ -44,6 +45,34 @@ export interface TokenResult {
 	accessToken?: string;
 	expiresAt?: string | null;
 	accountId?: string;
+}
+
+/** One saved account of accountSession/list (never a secret). */
+export interface AccountSession {
+	/** Stable for one identity; [A-Za-z0-9._-], at most 64 characters. */
+	sessionId: string;
+	/** chatgpt | apiKey | accessToken, or a later one. */
+	type: string;
+	email?: string;
+	userId?: string;
+	displayName?: string;
+	imageUrl?: string;
+	lastUsedAt?: string;
+	selectedWorkspaceAccountId?: string;
+	workspaces?: { accountId: string; name?: string; imageUrl?: string; kind?: string }[];
+	planType?: string;
+	apiKeyHint?: string;
+	/** Its refresh token was rejected: sign in again as it. */
+	needsLogin?: boolean;
+	/** Managed policy forbids it: the policy's message. */
+	forbidden?: string;
+}
+
+/** accountSession/list's result (also what switch, logout and forget answer). */
+export interface AccountSessionList {
+	activeSessionId: string | null;
+	/** Newest lastUsedAt first. */
+	sessions: AccountSession[];
 }
 
 export interface BrowserLoginStart {

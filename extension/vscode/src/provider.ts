@@ -1,12 +1,21 @@
 // The "codex" authentication provider: one class over the flows. The
-// sidecar holds every credential; this class maps its account onto
-// vscode.AuthenticationSession and fires onDidChangeSessions from the
-// sidecar's notifications, whoever made the change.
+// sidecar holds every credential; this class maps its saved accounts onto
+// vscode.AuthenticationSessions (one each, the active one first) and fires
+// onDidChangeSessions from the sidecar's notifications, whoever made the
+// change.
 
 import * as vscode from 'vscode';
 import type { Sidecar } from './sidecar';
 import { RpcError } from './rpc';
-import { ErrorCodes, type Account, type ReadResult, type SessionInvalidated, type TokenResult } from './protocol';
+import {
+	ErrorCodes,
+	type Account,
+	type AccountSession,
+	type AccountSessionList,
+	type ReadResult,
+	type SessionInvalidated,
+	type TokenResult,
+} from './protocol';
 import {
 	ApiKeyFlow,
 	BrowserFlow,
@@ -35,8 +44,12 @@ export interface Identity {
 
 /** What the status bar shows. */
 export interface ProviderState {
-	/** undefined: not known yet (the sidecar is starting). */
+	/** The active account; undefined: not known yet (the sidecar is starting). */
 	identity: Identity | null | undefined;
+	/** The saved accounts, the active one included (undefined: not known yet). */
+	accounts?: AccountSessionList;
+	/** The sidecar keeps several accounts (it answers accountSession/list). */
+	multi?: boolean;
 	invalidated?: SessionInvalidated;
 	error?: Error;
 }
@@ -59,6 +72,65 @@ export function identityOf(account: Account): Identity {
 			};
 		}
 	}
+}
+
+/** What the Accounts menu and the switch pick call a saved account: the email, else the key hint. */
+export function accountLabel(a: AccountSession): string {
+	return a.email || a.apiKeyHint || (a.type === 'apiKey' ? 'API key' : `Codex (${a.type || 'unknown sign-in'})`);
+}
+
+/**
+ * The one-account list of a sidecar without accountSession/list (an older
+ * binary): the active account only, with identityOf's stable id.
+ */
+export function listOfRead(read: ReadResult): AccountSessionList {
+	if (!read?.account) {
+		return { activeSessionId: null, sessions: [] };
+	}
+	const who = identityOf(read.account);
+	const a = read.account as { type: string; email?: string; apiKeyHint?: string; workspaceId?: string; planType?: string };
+	return {
+		activeSessionId: who.id,
+		sessions: [
+			{
+				sessionId: who.id,
+				type: a.type,
+				email: a.email || undefined,
+				apiKeyHint: a.apiKeyHint || undefined,
+				planType: a.planType || undefined,
+				workspaces: a.workspaceId ? [{ accountId: a.workspaceId }] : [],
+				needsLogin: false,
+			},
+		],
+	};
+}
+
+/** accountSession/*'s answer, with anything malformed dropped. */
+export function checkedList(raw: unknown): AccountSessionList {
+	const r = (raw ?? {}) as { activeSessionId?: unknown; sessions?: unknown };
+	const sessions = Array.isArray(r.sessions)
+		? r.sessions.filter((x): x is AccountSession => !!x && typeof x === 'object' && typeof (x as AccountSession).sessionId === 'string' && (x as AccountSession).sessionId !== '')
+		: [];
+	const active = typeof r.activeSessionId === 'string' && sessions.some((x) => x.sessionId === r.activeSessionId) ? r.activeSessionId : null;
+	return { activeSessionId: active, sessions };
+}
+
+/** The saved accounts, the active one first, the others in the sidecar's order (most recently used first). */
+export function activeFirst(list: AccountSessionList): AccountSession[] {
+	const active = list.sessions.filter((a) => a.sessionId === list.activeSessionId);
+	return [...active, ...list.sessions.filter((a) => a.sessionId !== list.activeSessionId)];
+}
+
+/** An inactive account's token is asked for again when it expires within this. */
+const TOKEN_MARGIN_MS = 5 * 60_000;
+
+/** Whether a token seen before can be handed out again: a key, or one that does not expire soon. */
+export function stillGood(t: TokenResult, now = Date.now()): boolean {
+	if (t.type === 'apiKey' || t.type === 'personalAccessToken') {
+		return true;
+	}
+	const exp = typeof t.expiresAt === 'string' ? Date.parse(t.expiresAt) : NaN;
+	return Number.isFinite(exp) && exp - now > TOKEN_MARGIN_MS;
 }
 
 function tokenOf(t: TokenResult): string | undefined {
@@ -84,11 +156,17 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		apiKey: new ApiKeyFlow(),
 	};
 	private readonly disposables: vscode.Disposable[] = [];
-	/** The last session reported (undefined: no baseline yet). */
-	private current: vscode.AuthenticationSession | null | undefined;
+	/** The sessions last reported, by id (undefined: no baseline yet), and the active one's id. */
+	private known: Map<string, vscode.AuthenticationSession> | undefined;
+	private knownActive: string | null = null;
 	private state: ProviderState = { identity: undefined };
 	private syncing: Promise<void> = Promise.resolve();
-	private signingOut = false;
+	/** Sign-outs made here in flight: their loggedOut is no news. */
+	private signingOut = 0;
+	/** Whether the sidecar answers accountSession/list (undefined: not asked yet). */
+	private multi: boolean | undefined;
+	/** The last token seen of each saved account (secrets: never logged). */
+	private readonly tokens = new Map<string, TokenResult>();
 
 	constructor(
 		private readonly sidecar: Sidecar,
@@ -125,32 +203,76 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		return this.state;
 	}
 
+	/** One session per saved account that has a token, the active account's first. */
 	async getSessions(scopes?: readonly string[]): Promise<vscode.AuthenticationSession[]> {
-		const s = await this.readSession(scopes ?? []);
-		return s ? [s] : [];
+		const read = await this.read();
+		return (await this.sessionsOf(await this.listWith(read), scopes ?? [])).sessions;
 	}
 
-	/** Signs in with ChatGPT in the browser, or with a device code where the browser cannot reach back. */
+	/** Signs in with ChatGPT in the browser (or a device code where the browser cannot reach back): a new saved account, made active. */
 	async createSession(scopes: readonly string[]): Promise<vscode.AuthenticationSession> {
 		// Managed policy may allow API keys only (forced_login_method = "api").
 		const policy = (await this.read()).policy;
 		await this.runFlow(policy?.forcedLoginMethod === 'api' ? 'apiKey' : 'browser');
-		const s = await this.readSession(scopes);
+		const read = await this.read();
+		const { sessions, activeId } = await this.sessionsOf(await this.listWith(read), scopes);
+		const s = sessions.find((x) => x.id === activeId);
 		if (!s) {
 			throw new Error('Signed in, but codex-auth reports no account.');
 		}
 		return s;
 	}
 
-	/** Signs out (every store, like `codex logout`). */
-	async removeSession(_sessionId: string): Promise<void> {
-		this.signingOut = true;
+	/**
+	 * Signs one saved account out: accountSession/logout (revoked, its saved
+	 * copy removed; the active one as account/logout, after which no account
+	 * is active). Without accountSession/* (an older sidecar): account/logout.
+	 */
+	async removeSession(sessionId: string): Promise<void> {
+		if (this.multi === false) {
+			return this.signOut();
+		}
+		this.signingOut++;
+		try {
+			await this.sidecar.request('accountSession/logout', { sessionId }, { retry: true });
+		} catch (err) {
+			if (err instanceof RpcError && err.code === ErrorCodes.MethodNotFound) {
+				await this.sidecar.request('account/logout', {}, { retry: true });
+			} else if (!(err instanceof RpcError && err.code === ErrorCodes.UnknownAccount)) {
+				throw err; // an unknown account is signed out already
+			}
+		} finally {
+			this.signingOut--;
+		}
+		await this.sync();
+	}
+
+	/** Signs the active account out (every store, like `codex logout`); the other saved accounts stay. */
+	async signOut(): Promise<void> {
+		this.signingOut++;
 		try {
 			await this.sidecar.request('account/logout', {}, { retry: true });
 		} finally {
-			this.signingOut = false;
+			this.signingOut--;
 		}
 		await this.sync();
+	}
+
+	/**
+	 * Makes a saved account (by session id, or an email only one account
+	 * has) the active one, for this window, every other editor and the
+	 * Codex CLI. Rejects with the sidecar's RpcError (-32021 unknown,
+	 * -32011 forbidden by policy, -32017 needs a new sign-in).
+	 */
+	async switchTo(sessionIdOrEmail: string): Promise<AccountSessionList> {
+		const list = checkedList(await this.sidecar.request('accountSession/switch', { sessionId: sessionIdOrEmail }, { retry: true }));
+		await this.sync();
+		return list;
+	}
+
+	/** The saved accounts (the active one only, from an older sidecar without accountSession/list). */
+	async accounts(): Promise<AccountSessionList> {
+		return this.listWith(undefined);
 	}
 
 	/** The commands' sign-in: the given flow; the session appears through onDidChangeSessions. */
@@ -190,33 +312,104 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		await this.sync();
 	}
 
-	private async readSession(scopes: readonly string[]): Promise<vscode.AuthenticationSession | undefined> {
-		const read = await this.sidecar.request<ReadResult>('account/read', {}, { retry: true });
-		if (!read?.account) {
+	/**
+	 * accountSession/list; from a sidecar without it (-32601), the active
+	 * account of account/read (read given, or asked for).
+	 */
+	private async listWith(read: ReadResult | undefined): Promise<AccountSessionList> {
+		try {
+			const list = checkedList(await this.sidecar.request<unknown>('accountSession/list', {}, { retry: true }));
+			this.multi = true;
+			return list;
+		} catch (err) {
+			if (!(err instanceof RpcError && err.code === ErrorCodes.MethodNotFound)) {
+				throw err;
+			}
+			if (this.multi !== false) {
+				this.log.info('this codex-auth keeps one account (no accountSession/list)');
+			}
+			this.multi = false;
+			return listOfRead(read ?? (await this.read()));
+		}
+	}
+
+	/** The sessions of the saved accounts that give a token, the active one first. */
+	private async sessionsOf(
+		list: AccountSessionList,
+		scopes: readonly string[],
+	): Promise<{ sessions: vscode.AuthenticationSession[]; activeId: string | null }> {
+		for (const id of this.tokens.keys()) {
+			if (!list.sessions.some((a) => a.sessionId === id)) {
+				this.tokens.delete(id); // signed out or forgotten
+			}
+		}
+		const all = await Promise.all(activeFirst(list).map((a) => this.sessionOf(a, a.sessionId === list.activeSessionId, scopes)));
+		const sessions = all.filter((s): s is vscode.AuthenticationSession => s !== undefined);
+		return { sessions, activeId: sessions.some((s) => s.id === list.activeSessionId) ? list.activeSessionId : null };
+	}
+
+	/**
+	 * One account's session: the active one's token asked for every time
+	 * (the sidecar answers from memory and refreshes it when due); another
+	 * one's from account/token {sessionId} (the sidecar refreshes its saved
+	 * copy when due, and counts it as a use) when the last one seen expires
+	 * within TOKEN_MARGIN_MS. undefined when it has none (signed out, needs a
+	 * new sign-in, forbidden by policy).
+	 */
+	private async sessionOf(a: AccountSession, active: boolean, scopes: readonly string[]): Promise<vscode.AuthenticationSession | undefined> {
+		if (!active && (a.needsLogin || a.forbidden)) {
 			return undefined;
 		}
+		const cached = this.tokens.get(a.sessionId);
 		let token: TokenResult;
 		try {
-			token = await this.sidecar.request<TokenResult>('account/token', {}, { retry: true });
+			if (!active && cached && stillGood(cached)) {
+				token = cached;
+			} else {
+				// The id names the account even for the active one, so a switch
+				// meanwhile cannot give one account's token to another's session.
+				const params = this.multi ? { sessionId: a.sessionId } : {};
+				token = await this.sidecar.request<TokenResult>('account/token', params, { retry: true });
+			}
 		} catch (err) {
-			if (err instanceof RpcError && (err.code === ErrorCodes.NotLoggedIn || err.code === ErrorCodes.SessionExpired)) {
+			if (
+				err instanceof RpcError &&
+				(err.code === ErrorCodes.NotLoggedIn || err.code === ErrorCodes.SessionExpired || err.code === ErrorCodes.UnknownAccount)
+			) {
+				return undefined; // signed out, or gone meanwhile
+			}
+			if (!active && err instanceof RpcError) {
+				// One saved account's trouble (gone meanwhile, the issuer unreachable) leaves the others.
+				this.log.warn(`no token for the saved account ${a.sessionId}: ${err.message}`);
 				return undefined;
 			}
 			throw err;
 		}
-		const who = identityOf(read.account);
 		const accessToken = tokenOf(token);
 		if (!accessToken) {
-			throw new Error(`codex-auth gave no token for the sign-in type "${who.type}": update the extension.`);
+			if (!active) {
+				this.log.warn(`codex-auth gave no token for the saved account ${a.sessionId} (sign-in type "${a.type}")`);
+				return undefined;
+			}
+			throw new Error(`codex-auth gave no token for the sign-in type "${a.type}": update the extension.`);
 		}
-		return { id: who.id, accessToken, account: { id: who.id, label: who.label }, scopes: [...scopes] };
+		this.tokens.set(a.sessionId, token);
+		const label = accountLabel(a);
+		return { id: a.sessionId, accessToken, account: { id: a.sessionId, label }, scopes: [...scopes] };
 	}
 
 	private invalidated(p: SessionInvalidated): void {
-		if (this.signingOut && p?.reason === 'loggedOut') {
+		if (this.signingOut > 0 && p?.reason === 'loggedOut') {
 			return; // this window signed out: nothing to warn about
 		}
 		const message = typeof p?.message === 'string' && p.message ? p.message : 'Your Codex session ended.';
+		if (p?.reason === 'accountChanged') {
+			// A switch (here or elsewhere) or a new sign-in: the old account is
+			// still saved (or signed out, which says so itself); the status bar
+			// and onDidChangeSessions show the new one.
+			this.log.info(`session invalidated (accountChanged): ${message}`);
+			return;
+		}
 		this.log.warn(`session invalidated (${p?.reason}): ${message}`);
 		this.setState({ ...this.state, invalidated: { reason: String(p?.reason), message } });
 		const again = 'Sign in again';
@@ -228,8 +421,9 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 	}
 
 	/**
-	 * Reads the account and fires onDidChangeSessions with what changed
-	 * (another account: removed and added; a new token: changed); one at a
+	 * Reads the accounts and fires onDidChangeSessions with what changed
+	 * (a new saved account: added; one gone: removed; a new token, or a
+	 * switch, for the old and the new active account: changed); one at a
 	 * time. The first read is the baseline and fires nothing.
 	 */
 	private sync(): Promise<void> {
@@ -241,32 +435,33 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 	}
 
 	private async doSync(): Promise<void> {
-		const read = await this.sidecar.request<ReadResult>('account/read', {}, { retry: true });
-		const identity = read?.account ? identityOf(read.account) : null;
-		const prev = this.current;
-		const baseline = prev === undefined;
-		let next: vscode.AuthenticationSession | null = null;
-		if (identity) {
-			next = (await this.readSession([])) ?? null;
+		const read = await this.read();
+		const list = await this.listWith(read);
+		const { sessions, activeId } = await this.sessionsOf(list, []);
+		const prev = this.known;
+		const prevActive = this.knownActive;
+		const next = new Map(sessions.map((s) => [s.id, s]));
+		this.known = next;
+		this.knownActive = activeId;
+		let identity: Identity | null = null;
+		if (activeId && read?.account) {
+			identity = { ...identityOf(read.account), id: activeId };
+			const a = list.sessions.find((x) => x.sessionId === activeId);
+			if (a) {
+				identity.label = accountLabel(a);
+			}
 		}
-		this.current = next;
-		const invalidated = next && (!prev || prev.id !== next.id) ? undefined : this.state.invalidated;
-		this.setState({ identity: next ? identity : null, invalidated, error: undefined });
-		if (baseline) {
+		const invalidated = activeId && activeId !== prevActive ? undefined : this.state.invalidated;
+		this.setState({ identity, accounts: list, multi: this.multi, invalidated, error: undefined });
+		if (!prev) {
 			return;
 		}
-		const added: vscode.AuthenticationSession[] = [];
-		const removed: vscode.AuthenticationSession[] = [];
-		const changed: vscode.AuthenticationSession[] = [];
-		if (prev && (!next || prev.id !== next.id)) {
-			removed.push(prev);
-		}
-		if (next && (!prev || prev.id !== next.id)) {
-			added.push(next);
-		}
-		if (next && prev && prev.id === next.id && prev.accessToken !== next.accessToken) {
-			changed.push(next);
-		}
+		const added = sessions.filter((s) => !prev.has(s.id));
+		const removed = [...prev.values()].filter((s) => !next.has(s.id));
+		const changed = sessions.filter((s) => {
+			const p = prev.get(s.id);
+			return p && (p.accessToken !== s.accessToken || p.account.label !== s.account.label || (s.id === activeId) !== (s.id === prevActive));
+		});
 		if (added.length || removed.length || changed.length) {
 			this.log.info(`sessions changed: ${added.length} added, ${removed.length} removed, ${changed.length} changed`);
 			this.sessionsChanged.fire({ added, removed, changed });

@@ -1,6 +1,7 @@
 // The status-bar item: who is signed in (the email, or "API key"), a
 // warning when the session was invalidated elsewhere, an error when the
-// sidecar cannot run.
+// sidecar cannot run. Clicking it opens the account switch (when the
+// sidecar keeps several accounts), else signs in or shows the status.
 
 import * as vscode from 'vscode';
 import type { CodexAuthenticationProvider, ProviderState } from './provider';
@@ -27,10 +28,14 @@ export class StatusBar implements vscode.Disposable {
 			item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
 			return;
 		}
+		const saved = s.accounts?.sessions.length ?? 0;
+		const others = saved - (s.identity ? 1 : 0);
+		const switchable = s.multi === true && saved > 0;
+		const otherText = others > 0 ? ` ${others} other saved account${others === 1 ? '' : 's'}.` : '';
 		if (s.invalidated && !s.identity) {
 			item.text = '$(warning) Codex: sign in again';
-			item.tooltip = `${s.invalidated.message} Click to sign in again.`;
-			item.command = 'codexAuth.signIn';
+			item.tooltip = `${s.invalidated.message}${otherText} Click to ${switchable ? 'switch accounts or ' : ''}sign in again.`;
+			item.command = switchable ? 'codexAuth.switchAccount' : 'codexAuth.signIn';
 			item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
 			return;
 		}
@@ -41,17 +46,19 @@ export class StatusBar implements vscode.Disposable {
 			item.command = 'codexAuth.showLog';
 		} else if (who === null) {
 			item.text = '$(sign-in) Codex: sign in';
-			item.tooltip = 'Not signed in to Codex. Click to sign in.';
-			item.command = 'codexAuth.signIn';
-		} else if (who.type === 'apiKey') {
-			item.text = '$(key) Codex: API key';
-			item.tooltip = `Signed in to Codex with the API key ${who.label}`;
-			item.command = 'codexAuth.showStatus';
+			item.tooltip = switchable ? `Not signed in to Codex.${otherText} Click to switch to one or sign in.` : 'Not signed in to Codex. Click to sign in.';
+			item.command = switchable ? 'codexAuth.switchAccount' : 'codexAuth.signIn';
 		} else {
-			item.text = `$(account) Codex: ${who.label}`;
-			const plan = (who.account as { planType?: string }).planType;
-			item.tooltip = `Signed in to Codex as ${who.label}${who.type === 'chatgpt' ? ' with ChatGPT' : ` (${who.type})`}${plan ? `, plan ${plan}` : ''}`;
-			item.command = 'codexAuth.showStatus';
+			const click = s.multi === true ? ' Click to switch accounts.' : '';
+			if (who.type === 'apiKey') {
+				item.text = '$(key) Codex: API key';
+				item.tooltip = `Signed in to Codex with the API key ${who.label}.${otherText}${click}`;
+			} else {
+				item.text = `$(account) Codex: ${who.label}`;
+				const plan = (who.account as { planType?: string }).planType;
+				item.tooltip = `Signed in to Codex as ${who.label}${who.type === 'chatgpt' ? ' with ChatGPT' : ` (${who.type})`}${plan ? `, plan ${plan}` : ''}.${otherText}${click}`;
+			}
+			item.command = s.multi === true ? 'codexAuth.switchAccount' : 'codexAuth.showStatus';
 		}
 	}
 

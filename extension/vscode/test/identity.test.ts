@@ -4,7 +4,8 @@
 import './harness'; // injects the vscode stub before the provider loads
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { identityOf } from '../src/provider';
+import { accountLabel, activeFirst, checkedList, identityOf, listOfRead, stillGood } from '../src/provider';
+import { accountItem } from '../src/accounts';
 import { callbackPort } from '../src/signInPage';
 
 describe('identityOf', () => {
@@ -42,5 +43,64 @@ describe('callbackPort', () => {
 		assert.equal(callbackPort(u('https://example.com:1455/auth/callback')), undefined);
 		assert.equal(callbackPort('https://auth.openai.com/codex/device'), undefined);
 		assert.equal(callbackPort('not a url'), undefined);
+	});
+});
+
+describe('saved accounts', () => {
+	const ada = { sessionId: 'chatgpt-ada', type: 'chatgpt', email: 'ada@example.com', planType: 'pro', workspaces: [{ accountId: 'ws-ada', name: 'Ada' }], needsLogin: false };
+	const key = { sessionId: 'apikey-1', type: 'apiKey', apiKeyHint: 'sk-proj-***vwxyz', workspaces: [], needsLogin: false };
+
+	it('labels: the email, else the key hint, else the type', () => {
+		assert.equal(accountLabel(ada), 'ada@example.com');
+		assert.equal(accountLabel(key), 'sk-proj-***vwxyz');
+		assert.equal(accountLabel({ sessionId: 'x', type: 'apiKey' }), 'API key');
+		assert.equal(accountLabel({ sessionId: 'x', type: 'accessToken' }), 'Codex (accessToken)');
+	});
+
+	it('checkedList drops what is malformed; an active id not in the list is no active account', () => {
+		assert.deepEqual(checkedList(null), { activeSessionId: null, sessions: [] });
+		assert.deepEqual(checkedList({ activeSessionId: 'gone', sessions: [ada, null, 3, { type: 'chatgpt' }, { sessionId: '' }] }), {
+			activeSessionId: null,
+			sessions: [ada],
+		});
+		assert.deepEqual(checkedList({ activeSessionId: 'apikey-1', sessions: [ada, key] }).activeSessionId, 'apikey-1');
+	});
+
+	it('activeFirst keeps the order of the others', () => {
+		const third = { ...ada, sessionId: 'c' };
+		assert.deepEqual(
+			activeFirst({ activeSessionId: 'apikey-1', sessions: [ada, key, third] }).map((a) => a.sessionId),
+			['apikey-1', 'chatgpt-ada', 'c'],
+		);
+		assert.deepEqual(activeFirst({ activeSessionId: null, sessions: [ada, key] }).map((a) => a.sessionId), ['chatgpt-ada', 'apikey-1']);
+	});
+
+	it('listOfRead: an older sidecar has one account, with identityOf id', () => {
+		const read: any = { account: { type: 'chatgpt', email: 'ada@example.com', planType: 'pro', workspaceId: 'ws-1', expiresAt: null } };
+		const l = listOfRead(read);
+		assert.equal(l.activeSessionId, 'chatgpt:ws-1:ada@example.com');
+		assert.equal(l.sessions.length, 1);
+		assert.equal(l.sessions[0].email, 'ada@example.com');
+		assert.deepEqual(listOfRead({ account: null } as any), { activeSessionId: null, sessions: [] });
+	});
+
+	it('the pick marks the active, a forbidden and a signed-out account', () => {
+		assert.equal(accountItem(ada, true).label, '$(check) ada@example.com');
+		assert.equal(accountItem(ada, true).description, 'active · ChatGPT · pro · Ada');
+		assert.equal(accountItem(key, false).label, '$(key) sk-proj-***vwxyz');
+		assert.equal(accountItem({ ...ada, needsLogin: true }, false).detail, '$(warning) Signed out: sign in again as this account');
+		assert.equal(accountItem({ ...ada, forbidden: 'Login is restricted to workspace id(s) ws-x.' }, false).detail, '$(circle-slash) Login is restricted to workspace id(s) ws-x.');
+	});
+});
+
+describe('stillGood', () => {
+	it('keeps keys and tokens more than 5 minutes from expiry; asks again otherwise', () => {
+		const now = Date.parse('2030-01-01T00:00:00Z');
+		assert.equal(stillGood({ type: 'apiKey', apiKey: 'k' }, now), true);
+		assert.equal(stillGood({ type: 'personalAccessToken', accessToken: 'at' }, now), true);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: '2030-01-01T00:06:00Z' }, now), true);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: '2030-01-01T00:04:00Z' }, now), false);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: null }, now), false);
+		assert.equal(stillGood({ type: 'chatgpt', accessToken: 't', expiresAt: 'garbage' }, now), false);
 	});
 });

@@ -27,7 +27,9 @@ local active = {}
 -- account/login/completed that came before their start's reply.
 local early = {}
 
--- Refreshes the state from account/read (async); then(status) optional.
+-- Refreshes the state from account/read (async), then the saved accounts
+-- from accountSession/list (nil from a codex-auth without it); then(status)
+-- optional, called after the read.
 function M.refresh(after)
   client.request('account/read', vim.empty_dict(), function(err, result)
     if not err and result then
@@ -35,6 +37,13 @@ function M.refresh(after)
     end
     if after then
       after(result)
+    end
+  end)
+  client.request('accountSession/list', vim.empty_dict(), function(err, result)
+    if not err then
+      state.set_accounts(require('codex_auth.accounts').checked(result))
+    elseif err.code == -32601 then
+      state.set_accounts(nil)
     end
   end)
 end
@@ -186,7 +195,14 @@ function M.cancel(callback)
   end
 end
 
-function M.logout(callback)
+function M.logout(callback, opts)
+  if opts and opts.account then
+    return require('codex_auth.accounts').logout(opts.account, function(err, list)
+      if callback then
+        callback(err, list)
+      end
+    end)
+  end
   client.request('account/logout', nil, function(err, result)
     if err then
       notify('sign-out failed: ' .. errmsg(err), vim.log.levels.ERROR)
@@ -201,7 +217,10 @@ function M.logout(callback)
 end
 
 function M.token(callback, opts)
-  local params = (opts and opts.refresh) and { refresh = true } or vim.empty_dict()
+  local params = vim.empty_dict()
+  if opts and (opts.refresh or opts.session_id) then
+    params = { refresh = opts.refresh and true or nil, sessionId = opts.session_id }
+  end
   client.request('account/token', params, function(err, result)
     callback(err and errmsg(err) or nil, result)
   end)
@@ -228,14 +247,20 @@ function M.on_notification(method, params)
     else
       early[params.loginId] = params
     end
+  elseif method == 'account/sessionInvalidated' and params.reason == 'accountChanged' then
+    -- A switch or another sign-in: the old account stays saved. A switch
+    -- made here says so itself.
+    if state.switching == 0 then
+      local why = tostring(params.message or reasons.accountChanged):gsub('%.%s*$', '')
+      notify(why .. ' (:CodexAccounts to see the saved accounts)', vim.log.levels.INFO)
+    end
+    M.refresh()
   elseif method == 'account/sessionInvalidated' then
     local why = params.message or reasons[params.reason] or tostring(params.reason)
     why = tostring(why):gsub('%.%s*$', '')
     notify(string.format('%s (%s). Run :CodexLogin to sign in again.', why, tostring(params.reason)),
       vim.log.levels.WARN)
-    if params.reason ~= 'accountChanged' then
-      state.set_warning('Codex: sign in again')
-    end
+    state.set_warning('Codex: sign in again')
     M.refresh()
   end
 end

@@ -75,6 +75,10 @@ function M.check()
     h.ok(string.format('signed in as %s (plan %s, workspace %s)', tostring(a.email), tostring(a.planType),
       tostring(a.workspaceId)))
   end
+  local list = require('codex_auth.accounts').list_sync(2000)
+  if list then
+    h.info(string.format('saved accounts: %d (:CodexAccounts, :CodexSwitch)', #list.sessions))
+  end
   local store = status.store or {}
   h.ok(string.format('store: %s, %s', tostring(store.mode), tostring(store.location)))
   if store.fallback then

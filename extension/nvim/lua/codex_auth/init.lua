@@ -1,6 +1,7 @@
 -- codex_auth: sign in to OpenAI Codex from Neovim through the codex-auth
 -- sidecar (docs/protocol.md). See :help codex_auth.
 
+local accounts = require('codex_auth.accounts')
 local auth = require('codex_auth.auth')
 local client = require('codex_auth.client')
 local config = require('codex_auth.config')
@@ -68,14 +69,34 @@ function M.cancel(callback)
 end
 
 --- Signs out everywhere (the Codex CLI included). callback(err, result).
-function M.logout(callback)
-  auth.logout(callback)
+--- opts.account (a session id or an email) signs that saved account out
+--- instead; callback(err, list) then gets the accounts left.
+function M.logout(callback, opts)
+  auth.logout(callback, opts)
 end
 
 --- callback(err, result) with account/token's result (a secret: never
---- log it). opts.refresh forces a refresh.
+--- log it). opts.refresh forces a refresh; opts.session_id asks for a
+--- saved account that is not the active one.
 function M.token(callback, opts)
   auth.token(callback, opts)
+end
+
+--- The saved accounts (accountSession/list), waiting at most 2 s:
+--- {activeSessionId = id or nil, sessions = {...}}, the sidecar's order
+--- (most recently used first). nil and an error message on failure.
+function M.accounts()
+  return accounts.list_sync(STATUS_TIMEOUT_MS)
+end
+
+--- Makes account (a session id, or an email only one saved account has)
+--- the active one, for every editor and the Codex CLI; nil asks with
+--- vim.ui.select. callback(err, list) once done.
+function M.switch(account, callback)
+  if type(account) == 'function' then
+    account, callback = nil, account
+  end
+  accounts.switch(account, callback)
 end
 
 local statusline_started = false

@@ -1,5 +1,5 @@
--- The last known account state, what the statusline shows, and the
--- `User CodexAuthChanged` event fired on every change.
+-- The last known account state (and saved accounts), what the statusline
+-- shows, and the `User CodexAuthChanged` event fired on every change.
 
 local M = {}
 
@@ -11,6 +11,23 @@ M.warning = nil
 -- Why the sidecar is not running (binary missing, it failed to start or
 -- exited): shown before anything else, cleared once it is ready.
 M.fault = nil
+-- The last accountSession/list result (nil until known, or from a
+-- codex-auth that keeps one account).
+M.accounts = nil
+-- Switches made here still in flight (their accountChanged is no news).
+M.switching = 0
+
+local function accounts_key()
+  local l = M.accounts
+  if not l then
+    return '-'
+  end
+  local ids = { tostring(l.activeSessionId) }
+  for _, a in ipairs(l.sessions) do
+    table.insert(ids, a.sessionId .. (a.needsLogin and '!' or '') .. (a.forbidden and '#' or ''))
+  end
+  return table.concat(ids, ',')
+end
 
 local function key(status, warning)
   local a = status and status.account
@@ -23,13 +40,14 @@ local function key(status, warning)
     status and status.problem or '-',
     warning or '-',
     M.fault or '-',
+    accounts_key(),
   }, '\0')
 end
 
 local function fire()
   local opts = { pattern = 'CodexAuthChanged', modeline = false }
   if vim.fn.has('nvim-0.8') == 1 then
-    opts.data = { status = M.status, warning = M.warning }
+    opts.data = { status = M.status, warning = M.warning, accounts = M.accounts }
   end
   pcall(vim.api.nvim_exec_autocmds, 'User', opts)
 end
@@ -75,6 +93,15 @@ function M.updated(params)
   end
   status.problem = nil
   apply(status, nil)
+end
+
+--- The saved accounts (accountSession/list's result), or nil.
+function M.set_accounts(list)
+  local before = key(M.status, M.warning)
+  M.accounts = list
+  if key(M.status, M.warning) ~= before then
+    fire()
+  end
 end
 
 --- A warning (string) shown by the statusline until the next change.

@@ -9,6 +9,7 @@ import dev.codexauth.client.internal.Json
 import dev.codexauth.client.internal.Json.bool
 import dev.codexauth.client.internal.Json.child
 import dev.codexauth.client.internal.Json.instant
+import dev.codexauth.client.internal.Json.objects
 import dev.codexauth.client.internal.Json.required
 import dev.codexauth.client.internal.Json.string
 import dev.codexauth.client.internal.Json.strings
@@ -140,15 +141,49 @@ class CodexAuthClient private constructor(
      */
     @JvmOverloads
     fun token(refresh: Boolean = false): CompletableFuture<AccessToken> =
-        call({ it.token(if (refresh) Json.obj("refresh" to true) else JsonObject()) }) { r ->
-            when (val type = r.required("type", "account/token")) {
-                Account.API_KEY -> AccessToken(type, r.required("apiKey", "account/token"), null, null)
-                else -> AccessToken(type, r.required("accessToken", "account/token"), r.instant("expiresAt"), r.string("accountId"))
-            }
-        }
+        call({ it.token(if (refresh) Json.obj("refresh" to true) else JsonObject()) }, ::accessToken)
+
+    /**
+     * `account/token {sessionId}`: the bearer of a saved account that is not the active one (its saved
+     * copy refreshed first when due, or always with [refresh]), so that a plugin can hold several.
+     * No such account: [CodexAuthException] -32021 ([ErrorCodes.UNKNOWN_ACCOUNT]).
+     */
+    @JvmOverloads
+    fun token(sessionId: String, refresh: Boolean = false): CompletableFuture<AccessToken> =
+        call({ it.token(Json.obj("sessionId" to sessionId, "refresh" to (if (refresh) true else null))) }, ::accessToken)
 
     /** `account/logout`: removes the credentials everywhere (the Codex CLI's too); success when signed out already. */
     fun logout(): CompletableFuture<Void> = done(call({ it.logout(JsonObject()) }) { })
+
+    // ---- saved accounts -------------------------------------------------------------------------
+
+    /** `accountSession/list`: the saved accounts, the most recently used first. */
+    fun listAccounts(): CompletableFuture<AccountSessionList> =
+        call({ it.accountList(JsonObject()) }, ::accountSessionList)
+
+    /**
+     * `accountSession/switch`: makes a saved account the active one, for every editor and the Codex
+     * CLI at once (no browser, nothing revoked). [sessionId] also takes an email only one saved
+     * account has. Fails with [CodexAuthException]: -32021 unknown (or an email several share),
+     * -32011 forbidden by managed policy, -32017 the account must sign in again, -32013 store
+     * unavailable. The active one is a no-op. Completes with the list after the switch.
+     */
+    fun switchAccount(sessionId: String): CompletableFuture<AccountSessionList> =
+        call({ it.accountSwitch(Json.obj("sessionId" to sessionId)) }, ::accountSessionList)
+
+    /**
+     * `accountSession/logout`: signs one saved account out (revoked at the issuer, its saved copy
+     * removed). The active account: exactly [logout], after which none is active.
+     */
+    fun logoutAccount(sessionId: String): CompletableFuture<AccountSessionList> =
+        call({ it.accountLogout(Json.obj("sessionId" to sessionId)) }, ::accountSessionList)
+
+    /**
+     * `accountSession/forget`: drops a saved account that is not active, without revoking it. The
+     * active one: -32602 (switch first, or log it out).
+     */
+    fun forgetAccount(sessionId: String): CompletableFuture<AccountSessionList> =
+        call({ it.accountForget(Json.obj("sessionId" to sessionId)) }, ::accountSessionList)
 
     /** Adds [listener]; close the returned handle to remove it. */
     fun addListener(listener: CodexAuthListener): AutoCloseable {
@@ -342,6 +377,38 @@ class CodexAuthClient private constructor(
         protocolVersion = version
         serverVersion = r.child("serverInfo")?.string("version")
         server.initialized(JsonObject())
+    }
+
+    private fun accessToken(r: JsonObject): AccessToken =
+        when (val type = r.required("type", "account/token")) {
+            Account.API_KEY -> AccessToken(type, r.required("apiKey", "account/token"), null, null)
+            else -> AccessToken(type, r.required("accessToken", "account/token"), r.instant("expiresAt"), r.string("accountId"))
+        }
+
+    /** A list whose entries lack a session id are dropped; an active id not in the list reads as none. */
+    private fun accountSessionList(r: JsonObject): AccountSessionList {
+        val sessions = r.objects("sessions").mapNotNull { s ->
+            val id = s.string("sessionId")?.takeIf { it.isNotEmpty() } ?: return@mapNotNull null
+            AccountSession(
+                sessionId = id,
+                type = s.string("type") ?: "",
+                email = s.string("email"),
+                userId = s.string("userId"),
+                displayName = s.string("displayName"),
+                imageUrl = s.string("imageUrl"),
+                lastUsedAt = s.instant("lastUsedAt"),
+                selectedWorkspaceAccountId = s.string("selectedWorkspaceAccountId"),
+                workspaces = s.objects("workspaces").mapNotNull { w ->
+                    w.string("accountId")?.let { Workspace(it, w.string("name"), w.string("imageUrl"), w.string("kind")) }
+                },
+                planType = s.string("planType"),
+                apiKeyHint = s.string("apiKeyHint"),
+                needsLogin = s.bool("needsLogin") ?: false,
+                forbidden = s.string("forbidden"),
+            )
+        }
+        val active = r.string("activeSessionId")?.takeIf { id -> sessions.any { it.sessionId == id } }
+        return AccountSessionList(active, sessions)
     }
 
     private fun accountStatus(r: JsonObject): AccountStatus {

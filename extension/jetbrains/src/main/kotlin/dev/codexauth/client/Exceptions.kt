@@ -49,4 +49,7 @@ object ErrorCodes {
     const val DEVICE_CODE_DISABLED = -32018
     const val INCOMPATIBLE_PROTOCOL = -32019
     const val LOGIN_FAILED = -32020
+
+    /** No saved account has that session id (or several share that email: the message says which). */
+    const val UNKNOWN_ACCOUNT = -32021
 }

@@ -55,6 +55,62 @@ data class AccountUpdate(
     val workspaceId: String?,
 )
 
+/**
+ * The saved accounts (`accountSession/list`, and what `accountSession/switch`, `logout` and
+ * `forget` answer). [sessions] are ordered by [AccountSession.lastUsedAt], newest first. Never
+ * holds a secret.
+ */
+data class AccountSessionList(
+    /** The account `auth.json` (or the keyring entry) holds, which the Codex CLI uses; `null` when none is active. */
+    val activeSessionId: String?,
+    val sessions: List<AccountSession>,
+) {
+    /** The active account's entry, `null` when none is active. */
+    val active: AccountSession? get() = sessions.firstOrNull { it.sessionId == activeSessionId }
+
+    /** The entry with this session id, `null` when there is none. */
+    fun find(sessionId: String): AccountSession? = sessions.firstOrNull { it.sessionId == sessionId }
+}
+
+/**
+ * One saved account. [type] is [CHATGPT], [API_KEY] or [ACCESS_TOKEN] (a later codex-auth may add
+ * others). Each session has one workspace: switching workspaces inside one login needs OpenAI's
+ * backend, which codex-auth cannot reach.
+ */
+data class AccountSession(
+    /** Stable for one identity; `[A-Za-z0-9._-]`, at most 64 characters. */
+    val sessionId: String,
+    val type: String,
+    val email: String?,
+    val userId: String?,
+    val displayName: String?,
+    val imageUrl: String?,
+    /** When it was last the active account, `null` when unknown. */
+    val lastUsedAt: Instant?,
+    val selectedWorkspaceAccountId: String?,
+    val workspaces: List<Workspace>,
+    /** ChatGPT: `free`, `plus`, `pro`, `team`, ... or `unknown`. */
+    val planType: String?,
+    /** API key only: Codex's mask (`sk-proj-***vwxyz`). */
+    val apiKeyHint: String?,
+    /** Its refresh token was rejected: sign in again as this account to use it. */
+    val needsLogin: Boolean,
+    /** Managed policy forbids it (it cannot be switched to): the policy's message; `null` when allowed. */
+    val forbidden: String?,
+) {
+    /** What to call it: the email, else the key hint, else the type. */
+    val label: String get() = email?.takeIf { it.isNotEmpty() } ?: apiKeyHint?.takeIf { it.isNotEmpty() } ?: "Codex ($type)"
+
+    companion object {
+        const val CHATGPT = "chatgpt"
+        const val API_KEY = "apiKey"
+        const val ACCESS_TOKEN = "accessToken"
+    }
+}
+
+/** A ChatGPT workspace of a saved account. */
+data class Workspace(val accountId: String, val name: String?, val imageUrl: String?, val kind: String?)
+
 /** `account/login/completed`: [error] is safe to show, `null` on success. */
 data class LoginResult(val loginId: String, val success: Boolean, val error: String?)
 

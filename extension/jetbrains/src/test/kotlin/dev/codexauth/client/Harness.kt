@@ -1,5 +1,7 @@
 package dev.codexauth.client
 
+import com.google.gson.JsonObject
+import com.google.gson.JsonParser
 import java.io.BufferedReader
 import java.io.InputStreamReader
 import java.net.URI
@@ -53,11 +55,16 @@ object RealParts {
     }
 }
 
-/** `codex-auth dev issuer` on a free port, one user (ada@example.com, pro, ws-ada), device polls every second. */
-class Issuer : AutoCloseable {
+/**
+ * `codex-auth dev issuer` on a free port, device polls every second. Its first user
+ * (ada@example.com, pro, ws-ada) signs in until [nextUser]; [moreUsers] are `EMAIL[:PLAN[:WORKSPACE]]`.
+ */
+class Issuer @JvmOverloads constructor(moreUsers: List<String> = emptyList()) : AutoCloseable {
     private val process: Process = ProcessBuilder(
-        RealParts.codexAuth().toString(), "dev", "issuer", "--addr", "127.0.0.1:0", "--ports", "0",
-        "--device-interval", "1", "--user", "$EMAIL:$PLAN:$WORKSPACE",
+        listOf(
+            RealParts.codexAuth().toString(), "dev", "issuer", "--addr", "127.0.0.1:0", "--ports", "0",
+            "--device-interval", "1", "--user", "$EMAIL:$PLAN:$WORKSPACE",
+        ) + moreUsers.flatMap { listOf("--user", it) },
     ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
 
     val base: String
@@ -88,6 +95,23 @@ class Issuer : AutoCloseable {
         check(resp.statusCode() == 200) { "approving the device code: HTTP ${resp.statusCode()}" }
     }
 
+    /** Every following login signs in as [email] (`POST /debug/user`). */
+    fun nextUser(email: String) {
+        val req = HttpRequest.newBuilder(URI.create("$base/debug/user"))
+            .timeout(WAIT)
+            .POST(HttpRequest.BodyPublishers.ofString(JsonObject().apply { addProperty("email", email) }.toString()))
+            .build()
+        val resp = HTTP.send(req, HttpResponse.BodyHandlers.discarding())
+        check(resp.statusCode() == 200) { "POST /debug/user $email: HTTP ${resp.statusCode()}" }
+    }
+
+    /** `GET /debug/stats`: refreshes, revocations, reuse_detections, ... */
+    fun stats(): Map<String, Long> {
+        val req = HttpRequest.newBuilder(URI.create("$base/debug/stats")).timeout(WAIT).GET().build()
+        val body = HTTP.send(req, HttpResponse.BodyHandlers.ofString()).body()
+        return JsonParser.parseString(body).asJsonObject.entrySet().associate { (k, v) -> k to v.asLong }
+    }
+
     override fun close() {
         process.destroy()
         if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS)
@@ -111,6 +135,12 @@ class Home : AutoCloseable {
     init {
         Files.createDirectory(dir.resolve(".no-system-config"))
     }
+
+    /** `auth.json`'s bytes, `null` when there is none. */
+    fun authJson(): String? = dir.resolve("auth.json").takeIf { Files.exists(it) }?.let { Files.readString(it) }
+
+    /** Where codex-auth keeps the saved copy of an account. */
+    fun savedCopy(sessionId: String): Path = dir.resolve("account-sessions").resolve(sessionId).resolve("auth.json")
 
     /** The environment of the Codex CLI on this home. */
     fun env(): Map<String, String> = mapOf(

@@ -6,6 +6,7 @@
 package dev.codexauth.client.coroutines
 
 import dev.codexauth.client.AccessToken
+import dev.codexauth.client.AccountSessionList
 import dev.codexauth.client.AccountStatus
 import dev.codexauth.client.AccountUpdate
 import dev.codexauth.client.BrowserLogin
@@ -39,6 +40,21 @@ suspend fun CodexAuthClient.cancelLoginAwait(loginId: String): LoginCancelStatus
 
 /** [CodexAuthClient.token]. */
 suspend fun CodexAuthClient.tokenAwait(refresh: Boolean = false): AccessToken = token(refresh).await()
+
+/** [CodexAuthClient.token] of a saved account that is not active. */
+suspend fun CodexAuthClient.tokenAwait(sessionId: String, refresh: Boolean = false): AccessToken = token(sessionId, refresh).await()
+
+/** [CodexAuthClient.listAccounts]. */
+suspend fun CodexAuthClient.listAccountsAwait(): AccountSessionList = listAccounts().await()
+
+/** [CodexAuthClient.switchAccount]. */
+suspend fun CodexAuthClient.switchAccountAwait(sessionId: String): AccountSessionList = switchAccount(sessionId).await()
+
+/** [CodexAuthClient.logoutAccount]. */
+suspend fun CodexAuthClient.logoutAccountAwait(sessionId: String): AccountSessionList = logoutAccount(sessionId).await()
+
+/** [CodexAuthClient.forgetAccount]. */
+suspend fun CodexAuthClient.forgetAccountAwait(sessionId: String): AccountSessionList = forgetAccount(sessionId).await()
 
 /** [CodexAuthClient.logout]. */
 suspend fun CodexAuthClient.logoutAwait() {

@@ -41,6 +41,18 @@ internal interface SidecarServer {
 
     @JsonRequest("account/token")
     fun token(params: JsonObject): CompletableFuture<JsonObject>
+
+    @JsonRequest("accountSession/list")
+    fun accountList(params: JsonObject): CompletableFuture<JsonObject>
+
+    @JsonRequest("accountSession/switch")
+    fun accountSwitch(params: JsonObject): CompletableFuture<JsonObject>
+
+    @JsonRequest("accountSession/logout")
+    fun accountLogout(params: JsonObject): CompletableFuture<JsonObject>
+
+    @JsonRequest("accountSession/forget")
+    fun accountForget(params: JsonObject): CompletableFuture<JsonObject>
 }
 
 /** Server to client: what the editor side handles. Called on LSP4J's reader thread: must not block. */
@@ -86,6 +98,9 @@ internal object Json {
     }
 
     fun JsonObject.child(name: String): JsonObject? = get(name) as? JsonObject
+
+    fun JsonObject.objects(name: String): List<JsonObject> =
+        (get(name) as? JsonArray)?.mapNotNull { it as? JsonObject } ?: emptyList()
 
     fun JsonObject.strings(name: String): List<String> =
         (get(name) as? JsonArray)?.mapNotNull { (it as? JsonPrimitive)?.takeIf { p -> p.isString }?.asString } ?: emptyList()
