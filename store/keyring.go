@@ -118,12 +118,7 @@ func (k *keyringBackend) call(ctx context.Context, op string, fn func() error) e
 
 // load reads the entry; (nil, nil) when there is none.
 func (k *keyringBackend) load(ctx context.Context) (*Record, error) {
-	var val string
-	err := k.call(ctx, "read", func() error {
-		v, err := k.kr.Get(k.service, k.account())
-		val = v
-		return err
-	})
+	val, err := k.get(ctx, k.service, k.account())
 	if errors.Is(err, keyring.ErrNotFound) {
 		return nil, nil
 	}
@@ -139,6 +134,28 @@ func (k *keyringBackend) load(ctx context.Context) (*Record, error) {
 
 // save writes the record as compact JSON, refusing one over the limit.
 func (k *keyringBackend) save(ctx context.Context, r *Record) error {
+	return k.set(ctx, k.service, k.account(), r)
+}
+
+// remove deletes the entry; a missing entry is success with existed false.
+func (k *keyringBackend) remove(ctx context.Context) (bool, error) {
+	return k.del(ctx, k.service, k.account())
+}
+
+// get reads any entry through the one call slot; an error wrapping
+// ErrKeyringNotFound when there is none.
+func (k *keyringBackend) get(ctx context.Context, service, account string) (string, error) {
+	var val string
+	err := k.call(ctx, "read", func() error {
+		v, err := k.kr.Get(service, account)
+		val = v
+		return err
+	})
+	return val, err
+}
+
+// set writes r as compact JSON to any entry, refusing one over the limit.
+func (k *keyringBackend) set(ctx context.Context, service, account string, r *Record) error {
 	b, err := r.MarshalCompact()
 	if err != nil {
 		return err
@@ -149,16 +166,16 @@ func (k *keyringBackend) save(ctx context.Context, r *Record) error {
 	if k.limit > 0 && len(b) > k.limit {
 		return tooLarge()
 	}
-	err = k.call(ctx, "write", func() error { return k.kr.Set(k.service, k.account(), string(b)) })
+	err = k.call(ctx, "write", func() error { return k.kr.Set(service, account, string(b)) })
 	if errors.Is(err, ErrTooLarge) {
 		return tooLarge()
 	}
 	return err
 }
 
-// remove deletes the entry; a missing entry is success with existed false.
-func (k *keyringBackend) remove(ctx context.Context) (bool, error) {
-	err := k.call(ctx, "delete", func() error { return k.kr.Delete(k.service, k.account()) })
+// del deletes any entry; a missing entry is success with existed false.
+func (k *keyringBackend) del(ctx context.Context, service, account string) (bool, error) {
+	err := k.call(ctx, "delete", func() error { return k.kr.Delete(service, account) })
 	if errors.Is(err, keyring.ErrNotFound) {
 		return false, nil
 	}

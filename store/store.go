@@ -84,6 +84,10 @@ type Options struct {
 	// $CODEX_HOME/secrets/codex_auth.age (its passphrase in the keyring)
 	// instead of the "Codex Auth" keyring entry, which is not read.
 	SecretAuthStorage bool
+	// SavedAccounts keeps every account that becomes active (saved.go):
+	// the Store's writes then mirror the active record into its saved
+	// copy, and Accounts and SavedAccounts work.
+	SavedAccounts bool
 }
 
 // recordBackend is where keyring and auto modes keep the record: the
@@ -105,6 +109,8 @@ type Store struct {
 	logger *slog.Logger
 	file   *fileBackend
 	kr     recordBackend
+	// saved is the saved accounts (nil without Options.SavedAccounts).
+	saved *savedStore
 	// sem serializes this process's writers before they queue on the
 	// flock, so goroutines wait on a channel rather than polling.
 	sem chan struct{}
@@ -163,6 +169,9 @@ func Open(home Home, opts Options) (*Store, error) {
 	}
 	if opts.SecretAuthStorage && (mode == ModeKeyring || mode == ModeAuto) {
 		s.kr = newSecretsBackend(home, kr, logger)
+	}
+	if opts.SavedAccounts {
+		s.saved = newSavedStore(home, mode, kr, logger, opts.Now)
 	}
 	s.loc = s.primary()
 	return s, nil
@@ -264,8 +273,9 @@ func (s *Store) Load(ctx context.Context) (*Record, error) {
 
 // locked runs fn holding this process's writer slot and auth.lock (the
 // lock Codex holds across a read-modify-write), waiting at most until ctx
-// ends or LockTimeout. create says whether a missing default home may be
-// created (false for Delete: nothing to remove there).
+// ends or LockTimeout; with saved accounts, account-sessions.lock first
+// (always in that order). create says whether a missing default home may
+// be created (false for Delete: nothing to remove there).
 func (s *Store) locked(ctx context.Context, create bool, fn func() error) error {
 	select {
 	case s.sem <- struct{}{}:
@@ -284,6 +294,13 @@ func (s *Store) locked(ctx context.Context, create bool, fn func() error) error 
 		} else if err := s.home.ensure(); err != nil {
 			return err
 		}
+	}
+	if s.saved != nil {
+		release, err := acquire(ctx, s.home.Dir, savedLockName, s.opts.LockTimeout)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	release, err := acquire(ctx, s.home.Dir, authLockName, s.opts.LockTimeout)
 	if err != nil {
@@ -343,6 +360,11 @@ func (s *Store) save(ctx context.Context, r *Record) error {
 // nothing. fn may do a bounded network call (refresh) while the lock is
 // held, as Codex does. A corrupt stored record is returned as
 // *CorruptError without calling fn. Returns the record stored afterwards.
+// With saved accounts the stored record is mirrored to its saved copy;
+// and when, just before the write, the stored record is found to be
+// another account's (a writer that ignores auth.lock), the record fn
+// returned is saved to its own account's copy instead and Update returns
+// it with ErrActiveChanged.
 func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error)) (*Record, error) {
 	var out *Record
 	err := s.locked(ctx, true, func() error {
@@ -361,12 +383,30 @@ func (s *Store) Update(ctx context.Context, fn func(cur *Record) (*Record, error
 		// Saved even if ctx ends now: fn may have redeemed a rotating
 		// refresh token, and only this save keeps the new one (the old
 		// is spent). The write lock and keyring timeouts bound it.
-		if err := s.save(context.WithoutCancel(ctx), next); err != nil {
+		wctx := context.WithoutCancel(ctx)
+		if s.saved != nil {
+			// Whose record is stored now, checked again before writing:
+			// a program that writes without auth.lock may have stored
+			// another account meanwhile; next then goes to the saved
+			// copy of its own account, never over the other one.
+			if now, err := s.Load(ctx); err == nil && now.Identity() != cur.Identity() {
+				if err := s.putSavedLocked(wctx, next); err != nil {
+					return fmt.Errorf("%w (and saving it to its account failed: %w)", ErrActiveChanged, err)
+				}
+				out = next.Clone()
+				return ErrActiveChanged
+			}
+		}
+		if err := s.save(wctx, next); err != nil {
 			return err
 		}
+		s.mirrorLocked(wctx, next, false)
 		out = next.Clone()
 		return nil
 	})
+	if errors.Is(err, ErrActiveChanged) {
+		return out, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +433,12 @@ func (s *Store) Replace(ctx context.Context, r *Record) error {
 		}
 		// A login's tokens are saved even if the caller gives up now:
 		// the code was redeemed and cannot be again.
-		return s.save(context.WithoutCancel(ctx), r.Clone())
+		wctx := context.WithoutCancel(ctx)
+		if err := s.save(wctx, r.Clone()); err != nil {
+			return err
+		}
+		s.mirrorLocked(wctx, r, true)
+		return nil
 	})
 }
 
@@ -403,11 +448,21 @@ func (s *Store) Replace(ctx context.Context, r *Record) error {
 // effort; in keyring mode a keyring failure is an error.
 func (s *Store) Delete(ctx context.Context) (existed bool, err error) {
 	err = s.locked(ctx, false, func() error {
+		var prev *Record
+		if s.saved != nil {
+			prev, _ = s.Load(ctx)
+		}
 		existed, err = s.deleteLocked(ctx)
+		if err == nil {
+			s.forgetLocked(context.WithoutCancel(ctx), prev, false)
+		}
 		return err
 	})
 	return existed, err
 }
+
+// With saved accounts, Delete and Take also remove the saved copy of the
+// record they remove (a logout), and DeleteIf keeps it (a policy logout).
 
 // DeleteIf is Delete of a record still matching: under auth.lock it
 // re-reads the stored record and deletes it (from every backend, as
@@ -428,8 +483,13 @@ func (s *Store) DeleteIf(ctx context.Context, match func(cur *Record) bool) (del
 			return nil
 		}
 		deleted = true
-		_, err = s.deleteLocked(ctx)
-		return err
+		if _, err = s.deleteLocked(ctx); err != nil {
+			return err
+		}
+		// The policy logs out the active record; its saved copy stays
+		// (it cannot be switched to while the policy forbids it).
+		s.forgetLocked(context.WithoutCancel(ctx), r, true)
+		return nil
 	})
 	if err != nil {
 		return false, nil, err
@@ -452,6 +512,9 @@ func (s *Store) Take(ctx context.Context) (prev *Record, existed bool, err error
 		}
 		prev = r
 		existed, err = s.deleteLocked(ctx)
+		if err == nil {
+			s.forgetLocked(context.WithoutCancel(ctx), r, false)
+		}
 		return err
 	})
 	if err != nil {
