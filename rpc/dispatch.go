@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+
+	"github.com/codex-auth/codex-auth/session"
 )
 
 // dispatch runs one account request. Lifecycle requests are answered by
@@ -100,11 +102,56 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 		if err := decodeParams(raw, &p); err != nil {
 			return nil, err
 		}
-		t, err := s.svc.Token(ctx, p.Refresh)
+		var t session.Token
+		var err error
+		if p.SessionID != nil {
+			if *p.SessionID == "" {
+				return nil, newError(CodeInvalidParams, "invalid params: params.sessionId must not be empty")
+			}
+			t, err = s.svc.AccountToken(ctx, *p.SessionID, p.Refresh)
+		} else {
+			t, err = s.svc.Token(ctx, p.Refresh)
+		}
 		if err != nil {
 			return nil, err
 		}
 		return toToken(t), nil
+
+	case MethodAccountList:
+		if err := decodeParams(raw, &struct{}{}); err != nil {
+			return nil, err
+		}
+		l, err := s.svc.Accounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return toAccountList(l), nil
+
+	case MethodAccountSwitch, MethodAccountLogout, MethodAccountForget:
+		var p AccountSessionParams
+		if err := decodeParams(raw, &p); err != nil {
+			return nil, err
+		}
+		switch {
+		case p.SessionID == nil:
+			return nil, newError(CodeInvalidParams, "invalid params: params.sessionId is required (a session id, or the email of one saved account)")
+		case *p.SessionID == "":
+			return nil, newError(CodeInvalidParams, "invalid params: params.sessionId must not be empty")
+		}
+		var l session.AccountList
+		var err error
+		switch method {
+		case MethodAccountSwitch:
+			l, err = s.svc.SwitchAccount(ctx, *p.SessionID)
+		case MethodAccountLogout:
+			l, err = s.svc.LogoutAccount(ctx, *p.SessionID)
+		default:
+			l, err = s.svc.ForgetAccount(ctx, *p.SessionID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return toAccountList(l), nil
 	}
 	return nil, newError(CodeMethodNotFound, "method not found: %s", truncate(method, 100))
 }

@@ -79,6 +79,10 @@ const (
 	// *session.AccessTokenError and *session.ProviderLoginError with their
 	// message).
 	CodeLoginFailed jsonrpc2.Code = -32020
+	// CodeUnknownAccount: no saved account answers to the session id or
+	// email given, or an email several saved accounts share
+	// (session.ErrUnknownAccount; *store.NotSavedError says which).
+	CodeUnknownAccount jsonrpc2.Code = -32021
 )
 
 // unknownLoginTypeError is an account/login/start type this protocol does
@@ -100,16 +104,18 @@ func newError(code jsonrpc2.Code, format string, args ...any) *jsonrpc2.Error {
 // message and its detail is logged at debug level.
 func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 	var (
-		wire    *jsonrpc2.Error
-		policy  *session.PolicyError
-		input   *session.InputError
-		corrupt *store.CorruptError
-		issuer  *session.IssuerError
-		expired *session.ExpiredError
-		unknown unknownLoginTypeError
-		atLogin *session.AccessTokenError
-		usable  *session.UnusableRecordError
-		prLogin *session.ProviderLoginError
+		wire     *jsonrpc2.Error
+		policy   *session.PolicyError
+		input    *session.InputError
+		corrupt  *store.CorruptError
+		issuer   *session.IssuerError
+		expired  *session.ExpiredError
+		unknown  unknownLoginTypeError
+		atLogin  *session.AccessTokenError
+		usable   *session.UnusableRecordError
+		prLogin  *session.ProviderLoginError
+		notSaved *store.NotSavedError
+		schema   *store.SchemaError
 	)
 	switch {
 	case err == nil:
@@ -132,6 +138,12 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeSessionExpired, "%s; sign in again with a new token", session.ErrAccessTokenRejected.Error())
 	case errors.Is(err, session.ErrNotLoggedIn):
 		return newError(CodeNotLoggedIn, "not logged in")
+	case errors.As(err, &notSaved):
+		return newError(CodeUnknownAccount, "%s", notSaved.Reason)
+	case errors.Is(err, session.ErrUnknownAccount):
+		return newError(CodeUnknownAccount, "no such saved account")
+	case errors.Is(err, session.ErrNeedsLogin):
+		return newError(CodeSessionExpired, "%s", session.ErrNeedsLogin.Error())
 	case errors.As(err, &expired):
 		return newError(CodeSessionExpired, "%s", expired.Error())
 	case errors.Is(err, session.ErrSessionExpired):
@@ -149,6 +161,10 @@ func wireError(err error, log *slog.Logger) *jsonrpc2.Error {
 		return newError(CodeIssuerUnavailable, "%s", issuer.Error())
 	case errors.As(err, &corrupt):
 		return newError(CodeCredentialsCorrupt, "%s", corrupt.Error())
+	case errors.As(err, &schema):
+		return newError(CodeStoreUnavailable, "%s", schema.Error())
+	case errors.Is(err, store.ErrUnidentified):
+		return newError(CodeUnsupportedRecord, "%s", store.ErrUnidentified.Error())
 	case errors.Is(err, store.ErrTooLarge):
 		return newError(CodeStoreUnavailable, "the credentials are too large for the keyring; set cli_auth_credentials_store = \"auto\" to fall back to the file")
 	case errors.Is(err, store.ErrUnavailable):

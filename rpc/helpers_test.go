@@ -13,6 +13,7 @@ import (
 	"github.com/codex-auth/codex-auth/internal/editortest"
 	"github.com/codex-auth/codex-auth/rpc"
 	"github.com/codex-auth/codex-auth/session"
+	"github.com/codex-auth/codex-auth/store"
 )
 
 // Known fake secrets: they may appear only in the account/token reply.
@@ -144,6 +145,61 @@ func (f *fakeService) Token(ctx context.Context, refresh bool) (session.Token, e
 		return session.Token{Type: f.tokenType, AccessToken: "at-fake-personal-access-token", AccountID: "ws-pat"}, nil
 	}
 	return session.Token{Type: "apiKey", APIKey: fakeAPIKey}, nil
+}
+
+// fakeAccounts is the saved-account list of the fake service: a ChatGPT
+// account (active) and an API key.
+func fakeAccounts(active string) session.AccountList {
+	l := session.AccountList{ActiveID: active, Accounts: []session.SavedAccount{
+		{SessionID: "6f1c2d3e-0000-8000-8000-000000000001", Type: session.AccountChatGPT, Email: "ada@example.com", UserID: "user-ada",
+			LastUsedAt: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), SelectedWorkspaceID: "ws-ada",
+			Workspaces: []session.Workspace{{AccountID: "ws-ada"}}, PlanType: "pro"},
+		{SessionID: "6f1c2d3e-0000-8000-8000-000000000002", Type: session.AccountAPIKey, APIKeyHint: "sk-proj-***vwxyz",
+			LastUsedAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Workspaces: []session.Workspace{}, Forbidden: "API key login is disabled. Use ChatGPT login instead."},
+	}}
+	return l
+}
+
+func (f *fakeService) AccountToken(ctx context.Context, ref string, refresh bool) (session.Token, error) {
+	switch ref {
+	case "", "6f1c2d3e-0000-8000-8000-000000000001", "ada@example.com":
+		return f.Token(ctx, refresh)
+	case "6f1c2d3e-0000-8000-8000-000000000002":
+		return session.Token{}, &session.PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}
+	}
+	return session.Token{}, &store.NotSavedError{Reason: "no saved account has that session id or email"}
+}
+
+func (f *fakeService) Accounts(ctx context.Context) (session.AccountList, error) {
+	return fakeAccounts("6f1c2d3e-0000-8000-8000-000000000001"), nil
+}
+
+func (f *fakeService) SwitchAccount(ctx context.Context, ref string) (session.AccountList, error) {
+	switch ref {
+	case "6f1c2d3e-0000-8000-8000-000000000001", "ada@example.com":
+		return fakeAccounts("6f1c2d3e-0000-8000-8000-000000000001"), nil
+	case "6f1c2d3e-0000-8000-8000-000000000002":
+		return session.AccountList{}, &session.PolicyError{Message: "API key login is disabled. Use ChatGPT login instead."}
+	case "expired@example.com":
+		return session.AccountList{}, session.ErrNeedsLogin
+	}
+	return session.AccountList{}, &store.NotSavedError{Reason: "no saved account has that session id or email"}
+}
+
+func (f *fakeService) LogoutAccount(ctx context.Context, ref string) (session.AccountList, error) {
+	if ref != "6f1c2d3e-0000-8000-8000-000000000002" {
+		return session.AccountList{}, &store.NotSavedError{Reason: "no saved account has that session id or email"}
+	}
+	l := fakeAccounts("6f1c2d3e-0000-8000-8000-000000000001")
+	l.Accounts = l.Accounts[:1]
+	return l, nil
+}
+
+func (f *fakeService) ForgetAccount(ctx context.Context, ref string) (session.AccountList, error) {
+	if ref == "6f1c2d3e-0000-8000-8000-000000000001" {
+		return session.AccountList{}, &session.InputError{Field: "sessionId", Reason: "is the active account: switch first or log out"}
+	}
+	return f.LogoutAccount(ctx, ref)
 }
 
 // logRecorder is a slog.Handler keeping every record as text.

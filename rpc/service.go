@@ -21,4 +21,13 @@ type Service interface {
 	CancelLogin(ctx context.Context, loginID string) bool
 	Logout(ctx context.Context) error
 	Token(ctx context.Context, refresh bool) (session.Token, error)
+	// AccountToken is Token for the saved account ref names (a session
+	// id or an email); "" is the active account.
+	AccountToken(ctx context.Context, ref string, refresh bool) (session.Token, error)
+	// Accounts lists the saved accounts; SwitchAccount, LogoutAccount and
+	// ForgetAccount change them and answer with the list afterwards.
+	Accounts(ctx context.Context) (session.AccountList, error)
+	SwitchAccount(ctx context.Context, ref string) (session.AccountList, error)
+	LogoutAccount(ctx context.Context, ref string) (session.AccountList, error)
+	ForgetAccount(ctx context.Context, ref string) (session.AccountList, error)
 }

@@ -24,6 +24,10 @@ const (
 	MethodLoginCancel        = "account/login/cancel"
 	MethodLogout             = "account/logout"
 	MethodToken              = "account/token"
+	MethodAccountList        = "accountSession/list"
+	MethodAccountSwitch      = "accountSession/switch"
+	MethodAccountLogout      = "accountSession/logout"
+	MethodAccountForget      = "accountSession/forget"
 	MethodAccountUpdated     = "account/updated"
 	MethodLoginCompleted     = "account/login/completed"
 	MethodSessionInvalidated = "account/sessionInvalidated"
@@ -39,7 +43,8 @@ const (
 )
 
 // accountMethods are the requests announced in initialize.
-var accountMethods = []string{MethodAccountRead, MethodLoginStart, MethodLoginCancel, MethodLogout, MethodToken}
+var accountMethods = []string{MethodAccountRead, MethodLoginStart, MethodLoginCancel, MethodLogout, MethodToken,
+	MethodAccountList, MethodAccountSwitch, MethodAccountLogout, MethodAccountForget}
 
 // accountNotifications are the notifications announced in initialize.
 var accountNotifications = []string{MethodAccountUpdated, MethodLoginCompleted, MethodSessionInvalidated}
@@ -219,6 +224,54 @@ type LogoutResult struct{}
 type TokenParams struct {
 	// Refresh forces a refresh first.
 	Refresh bool `json:"refresh"`
+	// SessionID names a saved account (its session id, or an email one
+	// saved account has); absent: the active account.
+	SessionID *string `json:"sessionId"`
+}
+
+// AccountSessionParams are the params of accountSession/switch, /logout
+// and /forget: {sessionId} (a session id, or an email exactly one saved
+// account has).
+type AccountSessionParams struct {
+	SessionID *string `json:"sessionId"`
+}
+
+// AccountSessionList is accountSession/*'s result. It never holds a
+// secret.
+type AccountSessionList struct {
+	// ActiveSessionID is null when no saved account is active.
+	ActiveSessionID *string          `json:"activeSessionId"`
+	Sessions        []AccountSession `json:"sessions"`
+}
+
+// AccountSession is one saved account, in the names of Codex's newer
+// account-sessions.json, with codex-auth's type, planType, apiKeyHint,
+// needsLogin and forbidden.
+type AccountSession struct {
+	SessionID string `json:"sessionId"`
+	// Type is "chatgpt", "apiKey" or "accessToken".
+	Type        string `json:"type"`
+	Email       string `json:"email,omitempty"`
+	UserID      string `json:"userId,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	ImageURL    string `json:"imageUrl,omitempty"`
+	// LastUsedAt is RFC 3339 UTC.
+	LastUsedAt                 string                    `json:"lastUsedAt,omitempty"`
+	SelectedWorkspaceAccountID string                    `json:"selectedWorkspaceAccountId,omitempty"`
+	Workspaces                 []AccountSessionWorkspace `json:"workspaces"`
+	PlanType                   string                    `json:"planType,omitempty"`
+	APIKeyHint                 string                    `json:"apiKeyHint,omitempty"`
+	NeedsLogin                 bool                      `json:"needsLogin"`
+	// Forbidden is the managed policy's message; absent when allowed.
+	Forbidden string `json:"forbidden,omitempty"`
+}
+
+// AccountSessionWorkspace is a ChatGPT workspace of a saved account.
+type AccountSessionWorkspace struct {
+	AccountID string `json:"accountId"`
+	Name      string `json:"name,omitempty"`
+	ImageURL  string `json:"imageUrl,omitempty"`
+	Kind      string `json:"kind,omitempty"`
 }
 
 // TokenAPIKeyResult is account/token's result for an API key.
@@ -315,6 +368,35 @@ func toAccountRead(st session.Status) AccountReadResult {
 		}
 	}
 	return r
+}
+
+// toAccountList converts session's AccountList.
+func toAccountList(l session.AccountList) AccountSessionList {
+	out := AccountSessionList{ActiveSessionID: nullable(l.ActiveID), Sessions: []AccountSession{}}
+	for _, a := range l.Accounts {
+		s := AccountSession{
+			SessionID:                  a.SessionID,
+			Type:                       string(a.Type),
+			Email:                      a.Email,
+			UserID:                     a.UserID,
+			DisplayName:                a.DisplayName,
+			ImageURL:                   a.ImageURL,
+			SelectedWorkspaceAccountID: a.SelectedWorkspaceID,
+			Workspaces:                 []AccountSessionWorkspace{},
+			PlanType:                   a.PlanType,
+			APIKeyHint:                 a.APIKeyHint,
+			NeedsLogin:                 a.NeedsLogin,
+			Forbidden:                  a.Forbidden,
+		}
+		if t := formatTime(a.LastUsedAt); t != nil {
+			s.LastUsedAt = *t
+		}
+		for _, w := range a.Workspaces {
+			s.Workspaces = append(s.Workspaces, AccountSessionWorkspace{AccountID: w.AccountID, Name: w.Name, ImageURL: w.ImageURL, Kind: w.Kind})
+		}
+		out.Sessions = append(out.Sessions, s)
+	}
+	return out
 }
 
 // toToken converts session's Token: the only secret-bearing conversion.

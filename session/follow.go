@@ -250,6 +250,11 @@ func (m *Manager) adopt(ctx context.Context, notify, policyChanged bool) error {
 	if !notify {
 		return err
 	}
+	if prev != next {
+		// Before the editor hears of it: an editor lists the saved
+		// accounts after every account/updated.
+		m.syncSaved(ctx)
+	}
 	if v.Invalidation != "" {
 		m.log.Info("session invalidated elsewhere", "reason", v.Invalidation)
 		m.editor.SessionInvalidated(Invalidation{Reason: v.Invalidation, Message: v.Message})

@@ -30,9 +30,18 @@ type LogoutResult struct {
 // error: the local credentials are gone either way.
 func (m *Manager) LogoutAndRevoke(ctx context.Context) (LogoutResult, error) {
 	done, existed, err := m.logout(ctx)
+	if err != nil {
+		return LogoutResult{Existed: existed}, err
+	}
+	return m.waitRevoke(ctx, done, existed), nil
+}
+
+// waitRevoke waits for a revoke started by a logout (done; nil when there
+// was nothing to revoke), up to logoutRevokeWait or until ctx ends.
+func (m *Manager) waitRevoke(ctx context.Context, done <-chan error, existed bool) LogoutResult {
 	res := LogoutResult{Existed: existed}
-	if err != nil || done == nil {
-		return res, err
+	if done == nil {
+		return res
 	}
 	t := time.NewTimer(logoutRevokeWait)
 	defer t.Stop()
@@ -42,7 +51,7 @@ func (m *Manager) LogoutAndRevoke(ctx context.Context) (LogoutResult, error) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return res, nil
+	return res
 }
 
 // logout deletes locally and starts the revoke; done (nil when there was
@@ -84,11 +93,18 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 		return nil, false, err
 	}
 
+	return m.revokeLater(rec), existed, nil
+}
+
+// revokeLater revokes rec at the issuer in the background (bounded;
+// Close waits for it); the channel (nil when there is nothing to revoke)
+// receives the result.
+func (m *Manager) revokeLater(rec *store.Record) <-chan error {
 	token, hint := revocable(rec)
-	if token == "" || !m.usable(rec) {
-		// Nothing to revoke, or not this Manager's to send: another
-		// sign-in's tokens never go to this issuer.
-		return nil, existed, nil
+	if token == "" || !m.usable(rec) || m.ctx.Err() != nil {
+		// Nothing to revoke, or not this Manager's to send (another
+		// sign-in's tokens never go to this issuer), or closing.
+		return nil
 	}
 	ch := make(chan error, 1)
 	m.wg.Add(1)
@@ -107,7 +123,7 @@ func (m *Manager) logout(ctx context.Context) (done <-chan error, existed bool, 
 		}
 		ch <- err
 	}()
-	return ch, existed, nil
+	return ch
 }
 
 // revocable is the token to revoke for a record: the refresh token (which

@@ -54,6 +54,11 @@ const (
 type Options struct {
 	// Store holds the shared auth record. Required.
 	Store Store
+	// Saved keeps every account that becomes active, for switching in
+	// place (accounts.go); usually the same *store.Store, opened with
+	// SavedAccounts. Optional: without it the account-session methods
+	// answer that saved accounts are unavailable.
+	Saved SavedStore
 	// Config is the configuration in force (policy).
 	Config store.Config
 	// ConfigReload re-reads the configuration layers; it is called at
@@ -187,6 +192,9 @@ type Manager struct {
 	aheadKick chan struct{}
 	// pat caches whoami's answer for the stored personal access token.
 	pat patCache
+	// savedServed is the access token last served per inactive saved
+	// account (AccountToken's forced refreshes are asked against it).
+	savedServed map[string]string
 }
 
 // New validates opts and returns a Manager; call Start before serving.
@@ -278,6 +286,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.reloadConfig()
 	err := m.adopt(ctx, false, false)
+	m.syncSaved(ctx)
 	if m.aheadKick != nil {
 		m.wg.Add(1)
 		go m.runAhead()

@@ -378,20 +378,28 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		if err != nil {
 			return nil, err
 		}
-		if ts.IDToken != "" {
-			next.Tokens.IDToken = ts.IDToken
-		}
-		if ts.AccessToken != "" {
-			next.Tokens.AccessToken = ts.AccessToken
-		}
-		if ts.RefreshToken != "" {
-			next.Tokens.RefreshToken = ts.RefreshToken
-		}
-		at := m.opts.Now().UTC()
-		next.LastRefresh = &at
+		next = withTokens(next, ts, m.opts.Now())
 		redeemed = next.Clone()
 		return next, nil
 	})
+	if errors.Is(err, store.ErrActiveChanged) && rec != nil {
+		// Another account was stored during the refresh by a program that
+		// ignores auth.lock: the new tokens went to their own account's
+		// saved copy. They are served; the watcher adopts the other
+		// account (re-read here when nothing watches).
+		m.log.Info("another account was stored during the refresh; the refreshed tokens were saved to their account's copy")
+		err = nil
+		if m.watcher.Load() == nil {
+			m.wg.Add(1)
+			go func() {
+				defer m.wg.Done()
+				<-f.done
+				if err := m.Reload(m.ctx); err != nil {
+					m.log.Warn("re-reading the credentials after another account was stored failed", "err", err)
+				}
+			}()
+		}
+	}
 	// The issuer answered (or a pending set was being saved) but the save
 	// failed: the new tokens exist only here, so keep them and save later.
 	var unsaved *store.Record
@@ -476,6 +484,7 @@ func (m *Manager) runRefresh(f *refreshFlight, held *store.Record, kind refreshK
 		err = fmt.Errorf("%w (%w)", why, err)
 		if m.gen == gen && m.refresh.dead != rt {
 			m.refresh.dead, m.refresh.deadWhy = rt, why
+			m.markNeedsLogin(held)
 			// The invalidation first, as for every other reason.
 			notes = append(notes, noteInvalidated(Invalidation{
 				Reason:  ReasonRefreshFailed,
@@ -559,12 +568,7 @@ func (m *Manager) savePending() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
-		_, err := m.opts.Store.Update(ctx, func(cur *store.Record) (*store.Record, error) {
-			if next, stale := m.withPending(cur); stale {
-				return next, nil
-			}
-			return nil, nil // saved by a refresh meanwhile, or superseded
-		})
+		err := m.savePendingOnce(ctx, p)
 		cancel()
 		if err == nil {
 			m.mu.Lock()
@@ -583,4 +587,39 @@ func (m *Manager) savePending() {
 		m.log.Warn("saving the refreshed tokens failed again; retrying", "err", err, "in", delay)
 		delay = min(2*delay, saveRetryMax)
 	}
+}
+
+// savePendingOnce tries once to save the pending token set, re-reading
+// under auth.lock. When another account has been stored meanwhile, the
+// set is its own account's newest: with saved accounts it goes to that
+// account's copy, if the copy still holds the token the set replaced.
+func (m *Manager) savePendingOnce(ctx context.Context, p *pendingSave) error {
+	if m.opts.Saved == nil {
+		_, err := m.opts.Store.Update(ctx, func(cur *store.Record) (*store.Record, error) {
+			if next, stale := m.withPending(cur); stale {
+				return next, nil
+			}
+			return nil, nil // saved by a refresh meanwhile, or superseded
+		})
+		return err
+	}
+	return m.opts.Saved.Accounts(ctx, func(tx *store.SavedTx) error {
+		cur, err := tx.Active()
+		if err != nil {
+			return err
+		}
+		if next, stale := m.withPending(cur); stale {
+			return tx.Activate(next)
+		}
+		if cur.Identity() == p.rec.Identity() {
+			return nil // saved by a refresh meanwhile
+		}
+		id := tx.IDOf(p.rec)
+		saved, err := tx.Load(id)
+		if err == nil && saved != nil && saved.Tokens != nil && saved.Tokens.RefreshToken == p.oldRT {
+			_, err = tx.Put(p.rec)
+			return err
+		}
+		return nil
+	})
 }
