@@ -125,7 +125,7 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 		if err != nil {
 			return nil, err
 		}
-		return toAccountList(l), nil
+		return AccountSessionListOf(l), nil
 
 	case MethodAccountSwitch, MethodAccountLogout, MethodAccountForget:
 		var p AccountSessionParams
@@ -151,7 +151,7 @@ func (s *Server) dispatch(ctx context.Context, method string, raw json.RawMessag
 		if err != nil {
 			return nil, err
 		}
-		return toAccountList(l), nil
+		return AccountSessionListOf(l), nil
 	}
 	return nil, newError(CodeMethodNotFound, "method not found: %s", truncate(method, 100))
 }

@@ -370,8 +370,9 @@ func toAccountRead(st session.Status) AccountReadResult {
 	return r
 }
 
-// toAccountList converts session's AccountList.
-func toAccountList(l session.AccountList) AccountSessionList {
+// AccountSessionListOf is session's AccountList on the wire (also the
+// CLI's `accounts --json`).
+func AccountSessionListOf(l session.AccountList) AccountSessionList {
 	out := AccountSessionList{ActiveSessionID: nullable(l.ActiveID), Sessions: []AccountSession{}}
 	for _, a := range l.Accounts {
 		s := AccountSession{

@@ -218,13 +218,12 @@ func cloneIndex(x *savedIndex) *savedIndex {
 	return c
 }
 
-// sortAccounts orders by lastUsedAt, newest first (then by id).
+// sortAccounts orders by lastUsedAt, newest first; within one second
+// (lastUsedAt's precision) the order they are kept in stays, which is the
+// order of use (Touch moves an account first).
 func sortAccounts(as []SavedAccount) {
 	slices.SortStableFunc(as, func(a, b SavedAccount) int {
-		if c := b.LastUsedAt.Compare(a.LastUsedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.SessionID, b.SessionID)
+		return b.LastUsedAt.Compare(a.LastUsedAt)
 	})
 }
 
@@ -521,13 +520,22 @@ func (tx *SavedTx) SetNeedsLogin(id string, v bool) {
 	}
 }
 
-// Touch records a use of id now (lastUsedAt).
+// Touch records a use of id now (lastUsedAt), and makes it the first of
+// the accounts used within the same second.
 func (tx *SavedTx) Touch(id string) {
-	if i := tx.idx.find(id); i >= 0 {
-		now := tx.now()
-		if !tx.idx.accounts[i].LastUsedAt.Equal(now) {
-			tx.idx.accounts[i].LastUsedAt, tx.dirty = now, true
-		}
+	i := tx.idx.find(id)
+	if i < 0 {
+		return
+	}
+	a := tx.idx.accounts[i]
+	if now := tx.now(); !a.LastUsedAt.Equal(now) {
+		a.LastUsedAt, tx.dirty = now, true
+	}
+	if i > 0 {
+		tx.idx.accounts = slices.Insert(slices.Delete(tx.idx.accounts, i, i+1), 0, a)
+		tx.dirty = true
+	} else {
+		tx.idx.accounts[0] = a
 	}
 }
 

@@ -29,6 +29,11 @@ commands:
   token [--refresh] [--force]
                           print the access token (for scripts: not on a terminal
                           unless --force)
+  logout --account ACCOUNT
+                          log out one saved account (email or session id)
+  accounts [--json]       list the saved accounts (* = active)
+  switch [ACCOUNT]        make a saved account the active one, in place
+                          (email or session id; on a terminal, a numbered pick)
   version                 print the version
   dev issuer [flags]      run the local issuer (docs/local-issuer.md)
 
@@ -37,7 +42,7 @@ commands:
 [codex_auth.providers.NAME] of config.toml instead of Codex: serve, login
 [--device-auth], login status, logout and token then use its own record,
 never Codex's credentials.
-serve, login, login status, logout and token also take --issuer, --client-id,
+serve, login, login status, logout, token, accounts and switch also take --issuer, --client-id,
 --log-level and --log-file (see codex-auth COMMAND --help).
 `
 
@@ -59,10 +64,12 @@ type command func(ctx context.Context, g globals, args []string) int
 
 // commands are the verbs; `login status` is dispatched by login.
 var commands = map[string]command{
-	"serve":  serveCommand,
-	"login":  loginCommand,
-	"logout": logoutCommand,
-	"token":  tokenCommand,
+	"serve":    serveCommand,
+	"login":    loginCommand,
+	"logout":   logoutCommand,
+	"token":    tokenCommand,
+	"accounts": accountsCommand,
+	"switch":   switchCommand,
 	"dev": func(ctx context.Context, g globals, args []string) int {
 		return runDev(ctx, args, g.stdin, g.stdout, g.stderr)
 	},
@@ -116,6 +123,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // ok false: the error is printed (exit 2), or --help was asked (usage
 // printed, exit 0): code says which.
 func parseFlags(fs *flag.FlagSet, g globals, args []string) (code int, ok bool) {
+	return parseFlagsArgs(fs, g, args, 0)
+}
+
+// parseFlagsArgs is parseFlags for a verb that takes up to maxArgs
+// positional arguments (fs.Args()).
+func parseFlagsArgs(fs *flag.FlagSet, g globals, args []string, maxArgs int) (code int, ok bool) {
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	switch {
@@ -126,8 +139,8 @@ func parseFlags(fs *flag.FlagSet, g globals, args []string) (code int, ok bool) 
 		return 0, false
 	case err != nil:
 		return fail(g.stderr, 2, "%s: %v", fs.Name(), err), false
-	case fs.NArg() > 0:
-		return fail(g.stderr, 2, "%s: unexpected argument %q", fs.Name(), fs.Arg(0)), false
+	case fs.NArg() > maxArgs:
+		return fail(g.stderr, 2, "%s: unexpected argument %q", fs.Name(), fs.Arg(maxArgs)), false
 	}
 	return 0, true
 }

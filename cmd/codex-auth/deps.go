@@ -230,7 +230,9 @@ func buildFrom(su setup, f stackFlags, getenv func(string) string, logger *slog.
 	if su.provider != nil {
 		return buildProvider(su, getenv, logger, hc, netErr, opts)
 	}
-	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage})
+	// Every account that becomes active is saved, for switching in place
+	// (Codex's accounts only: a provider's record is its own).
+	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage, SavedAccounts: true})
 	if err != nil {
 		return nil, err
 	}
@@ -252,6 +254,7 @@ func buildFrom(su setup, f stackFlags, getenv func(string) string, logger *slog.
 		sst = &envTokenStore{inner: st, rec: rec}
 	}
 	opts.Store = sst
+	opts.Saved = st
 	// The sidecar keeps the shared record fresh ahead of Codex.
 	opts.BackgroundRefresh = !h.noWatch
 	opts.Issuer = iss

@@ -4,11 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
+
+	"github.com/codex-auth/codex-auth/session"
 )
 
 // logoutOptions are `logout`'s flags.
 type logoutOptions struct {
 	stack *stackFlags
+	// account names a saved account to log out instead of the active one
+	// (its email or session id).
+	account string
 }
 
 // logoutCommand parses `logout`'s flags and runs it.
@@ -16,6 +21,7 @@ func logoutCommand(ctx context.Context, g globals, args []string) int {
 	o := logoutOptions{stack: newStackFlags(g, oneShotLogLevel)}
 	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
 	o.stack.register(fs)
+	fs.StringVar(&o.account, "account", "", "log out this saved account (its email or session id) instead of the active one")
 	if code, ok := parseFlags(fs, g, args); !ok {
 		return code
 	}
@@ -25,7 +31,8 @@ func logoutCommand(ctx context.Context, g globals, args []string) int {
 // runLogout is `logout`: every store, idempotent, Codex's words. The
 // credentials are deleted first, then revoked at the issuer (waiting up
 // to 5 s); what was removed from any store (a corrupt file counts)
-// decides the words.
+// decides the words. With --account, that saved account is logged out
+// (revoked, its copy removed); the active one as without it.
 func runLogout(ctx context.Context, g globals, o logoutOptions) int {
 	st, _, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
@@ -37,7 +44,13 @@ func runLogout(ctx context.Context, g globals, o logoutOptions) int {
 		// remove the credentials (the Codex CLI does).
 		fmt.Fprintf(g.stderr, "Warning: %v; logging out without revoking at the issuer\n", st.netErr)
 	}
-	res, err := st.manager.LogoutAndRevoke(ctx)
+	var res session.LogoutResult
+	var err error
+	if o.account != "" {
+		res, err = st.manager.LogoutAccountAndRevoke(ctx, o.account)
+	} else {
+		res, err = st.manager.LogoutAndRevoke(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(g.stderr, "Error logging out: %v\n", err)
 		return 1
