@@ -431,6 +431,30 @@ func TestAccountsFollowOtherPrograms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A refresh of the Codex CLI (it writes auth.json, knowing nothing of
+	// saved accounts) is mirrored into the active account's copy. Same
+	// account: no notification; the watcher's adoption is heard instead.
+	adopted := make(chan verdict, 16)
+	m.evMu.Lock()
+	m.traceAdopt = func(v verdict) {
+		select {
+		case adopted <- v:
+		default:
+		}
+	}
+	m.evMu.Unlock()
+	refreshed, err := codex.Update(t.Context(), func(cur *store.Record) (*store.Record, error) {
+		cur.Tokens.RefreshToken = "rt-rotated-by-codex"
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := openaiGuard(t, "the watcher's adoption", adopted); !v.Refreshed; v = openaiGuard(t, "the watcher's adoption", adopted) {
+	}
+	if got := e.savedCopy(t, accountsOf(t, m), "ada@example.com").Tokens.RefreshToken; got != refreshed.Tokens.RefreshToken {
+		t.Error("the Codex CLI's refresh was not mirrored into ada's saved copy")
+	}
 	const key = "sk-proj-codex-login-0123456789"
 	if err := codex.Replace(t.Context(), store.NewAPIKeyRecord(key)); err != nil {
 		t.Fatal(err)

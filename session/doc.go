@@ -18,6 +18,8 @@
 //   - policy.go (forced_login_method, forced_chatgpt_workspace_id),
 //     classify.go (what a change made elsewhere means), follow.go (the
 //     watcher's changes adopted and notified).
+//   - accounts.go: several accounts (the saved copies kept in step with
+//     the stored record, switching in place, tokens of inactive accounts).
 //   - issuer.go: the seam to the sign-in server.
 //   - provider.go: the seam to an OpenID provider chosen instead of
 //     Codex's sign-in (the Provider interface, OIDCProvider over package

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -41,11 +42,24 @@ var ErrLockTimeout = fmt.Errorf("timed out waiting for auth.lock: %w", ErrUnavai
 // acquire takes an exclusive flock on dir/name, waiting at most timeout
 // (and never past ctx). The caller must call the returned release.
 func acquire(ctx context.Context, dir, name string, timeout time.Duration) (release func(), err error) {
+	return acquireLogged(ctx, dir, name, timeout, nil)
+}
+
+// acquireLogged is acquire that tells logger (when set) that it waits:
+// the lock was not free when first tried.
+func acquireLogged(ctx context.Context, dir, name string, timeout time.Duration, logger *slog.Logger) (release func(), err error) {
 	path := filepath.Join(dir, name)
 	fl := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := fl.TryLock()
+	if ok && err == nil {
+		return func() { _ = fl.Unlock() }, nil
+	}
+	if err == nil && logger != nil {
+		logger.Debug("waiting for a lock another process holds", "path", path)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ok, err := fl.TryLockContext(ctx, lockPoll)
+	ok, err = fl.TryLockContext(ctx, lockPoll)
 	switch {
 	case ok && err == nil:
 	case err == nil || errors.Is(err, context.DeadlineExceeded):

@@ -296,13 +296,13 @@ func (s *Store) locked(ctx context.Context, create bool, fn func() error) error 
 		}
 	}
 	if s.saved != nil {
-		release, err := acquire(ctx, s.home.Dir, savedLockName, s.opts.LockTimeout)
+		release, err := acquireLogged(ctx, s.home.Dir, savedLockName, s.opts.LockTimeout, s.logger)
 		if err != nil {
 			return err
 		}
 		defer release()
 	}
-	release, err := acquire(ctx, s.home.Dir, authLockName, s.opts.LockTimeout)
+	release, err := acquireLogged(ctx, s.home.Dir, authLockName, s.opts.LockTimeout, s.logger)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,11 @@ commands:
   token [--refresh] [--force]
                           print the access token (for scripts: not on a terminal
                           unless --force)
+  logout --account ACCOUNT
+                          log out one saved account (email or session id)
+  accounts [--json]       list the saved accounts (* = active)
+  switch [ACCOUNT]        make a saved account the active one, in place
+                          (email or session id; on a terminal, a numbered pick)
   version                 print the version
   dev issuer [flags]      run the local issuer (docs/local-issuer.md)
 

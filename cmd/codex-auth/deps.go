@@ -230,7 +230,8 @@ func buildFrom(su setup, f stackFlags, getenv func(string) string, logger *slog.
 	if su.provider != nil {
 		return buildProvider(su, getenv, logger, hc, netErr, opts)
 	}
-	// Every account that becomes active is saved, for switching in place.
+	// Every account that becomes active is saved, for switching in place
+	// (Codex's accounts only: a provider's record is its own).
 	st, err := store.Open(home, store.Options{Mode: mode, Logger: logger, SecretAuthStorage: cfg.SecretAuthStorage, SavedAccounts: true})
 	if err != nil {
 		return nil, err
