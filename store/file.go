@@ -117,7 +117,12 @@ func sweepTemp(path string, logger *slog.Logger) {
 // sweepIfFree sweeps the temp files left in the home when there are any
 // and no write is under way (the write lock is free: tried, never waited
 // for), so that a process starting after a kill starts clean.
-func (f *fileBackend) sweepIfFree() { sweepIfFree(f.path, writeLockName, f.logger) }
+// The saved accounts' index beside it too (it holds no secret, but is
+// clutter): a kill mid-switch leaves one.
+func (f *fileBackend) sweepIfFree() {
+	sweepIfFree(f.path, writeLockName, f.logger)
+	sweepIfFree(filepath.Join(f.home.Dir, SavedIndexName), savedLockName, f.logger)
+}
 
 // sweepIfFree sweeps path's temp files when there are any and lockName
 // (in path's folder, held across every write of path) is free: tried,
