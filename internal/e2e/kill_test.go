@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -16,9 +17,10 @@ import (
 	"github.com/codex-auth/codex-auth/store"
 )
 
-// killRounds is how many sidecars are killed mid-flight, a third each
-// mid-refresh (under the lock, the issuer slow), mid-login and mid-write.
-const killRounds = 18
+// killRounds is how many sidecars are killed mid-flight, a quarter each
+// mid-refresh (under the lock, the issuer slow), mid-login, mid-write and
+// mid-switch.
+const killRounds = 24
 
 // TestSIGKILLMidFlight kills the real sidecar with SIGKILL in the middle
 // of a refresh (holding auth.lock, waiting on a slow issuer), a browser
@@ -61,7 +63,8 @@ func TestSIGKILLMidFlight(t *testing.T) {
 
 	for round := range killRounds {
 		var p *e2eutil.Proc
-		switch round % 3 {
+		saved := 0 // saved accounts before a mid-switch kill
+		switch round % 4 {
 		case 0: // mid-refresh, under the lock
 			if a, err := e2eutil.ReadAuth(home); err != nil || a.Tokens == nil {
 				signIn()
@@ -69,7 +72,7 @@ func TestSIGKILLMidFlight(t *testing.T) {
 			// Slow before the issuer works, or after it rotated the token
 			// (the answer held back): the kill lands under the lock.
 			kind := localissuer.FaultLatency
-			if round%2 == 1 {
+			if (round/4)%2 == 1 {
 				kind = localissuer.FaultSlowAnswer
 			}
 			if err := iss.SetFaults(localissuer.Faults{{Kind: kind, Path: "/oauth/token", Grant: "refresh_token", Latency: localissuer.Duration(400 * time.Millisecond)}}); err != nil {
@@ -100,6 +103,18 @@ func TestSIGKILLMidFlight(t *testing.T) {
 				}
 			}
 			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
+		case 3: // mid-switch between saved accounts
+			p = start("switcher")
+			list := savedList(t, ctx, p)
+			saved = len(list.Sessions)
+			for _, s := range list.Sessions {
+				if s.SessionID != list.ActiveSessionID {
+					if _, err := p.Send("accountSession/switch", map[string]string{"sessionId": s.SessionID}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			time.Sleep(time.Duration(rand.IntN(20)) * time.Millisecond)
 		}
 		p.Kill()
 
@@ -119,6 +134,11 @@ func TestSIGKILLMidFlight(t *testing.T) {
 			t.Errorf("round %d: temp files left beside auth.json after the next start: %v", round, left)
 			for _, l := range left {
 				_ = os.Remove(l)
+			}
+		}
+		if saved > 0 {
+			if got := len(savedList(t, ctx, q).Sessions); got != saved {
+				t.Errorf("round %d: %d saved accounts after a kill mid-switch, want %d (none lost)", round, got, saved)
 			}
 		}
 		a, _ := e2eutil.ReadAuth(home)
@@ -154,4 +174,22 @@ func TestSIGKILLMidFlight(t *testing.T) {
 		e2eutil.Stop(q, 10*time.Second)
 	}
 	t.Logf("%d kills, %d rotated tokens lost by nature (each ended in one refreshFailed)", killRounds, lost)
+}
+
+// savedSessions is accountSession/list's result, as far as the kill
+// loop reads it.
+type savedSessions struct {
+	ActiveSessionID string `json:"activeSessionId"`
+	Sessions        []struct {
+		SessionID string `json:"sessionId"`
+	} `json:"sessions"`
+}
+
+func savedList(t *testing.T, ctx context.Context, p *e2eutil.Proc) savedSessions {
+	t.Helper()
+	var l savedSessions
+	if err := p.Call(ctx, "accountSession/list", nil, &l); err != nil {
+		t.Fatalf("accountSession/list: %v", err)
+	}
+	return l
 }
