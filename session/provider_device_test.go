@@ -1,15 +1,9 @@
 package session
 
 import (
-	"bytes"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,24 +13,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/codex-auth/codex-auth/internal/oidctest"
 	"github.com/codex-auth/codex-auth/session/oidc"
 	"github.com/codex-auth/codex-auth/store"
 )
-
-// memOP is an OpenID provider in memory, behind an http.RoundTripper, so
-// that a provider's device login runs through the Manager in synctest's
-// virtual time (which cannot pass over real sockets). Its token endpoint
-// answers from a script: "pending", "slow_down", "denied", "expired",
-// "503", "ok".
-type memOP struct {
-	issuer    string
-	key       *rsa.PrivateKey
-	expiresIn int
-
-	mu     sync.Mutex
-	script []string
-	polls  []time.Time
-}
 
 var memOPKey = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -45,85 +25,6 @@ var memOPKey = sync.OnceValue(func() *rsa.PrivateKey {
 	}
 	return k
 })
-
-func (f *memOP) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		_, _ = io.Copy(io.Discard, req.Body)
-		req.Body.Close()
-	}
-	status, body := 200, any(nil)
-	switch req.URL.Path {
-	case oidc.WellKnown:
-		body = map[string]any{
-			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
-			"token_endpoint": f.issuer + "/token", "jwks_uri": f.issuer + "/keys",
-			"device_authorization_endpoint": f.issuer + "/device",
-		}
-	case "/keys":
-		pub := f.key.PublicKey
-		body = map[string]any{"keys": []map[string]any{{
-			"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString([]byte{byte(pub.E >> 16), byte(pub.E >> 8), byte(pub.E)}),
-		}}}
-	case "/device":
-		body = map[string]any{
-			"device_code": "dev-code", "user_code": "WDJB-MJHT", "verification_uri": f.issuer + "/activate",
-			"expires_in": f.expiresIn, "interval": 5,
-		}
-	case "/token":
-		f.mu.Lock()
-		f.polls = append(f.polls, time.Now())
-		step := "pending"
-		if len(f.script) > 0 {
-			step, f.script = f.script[0], f.script[1:]
-		}
-		f.mu.Unlock()
-		status = 400
-		switch step {
-		case "pending":
-			body = map[string]string{"error": "authorization_pending"}
-		case "slow_down":
-			body = map[string]string{"error": "slow_down"}
-		case "denied":
-			body = map[string]string{"error": "access_denied"}
-		case "expired":
-			body = map[string]string{"error": "expired_token"}
-		case "503":
-			status, body = 503, map[string]string{"error": "temporarily_unavailable"}
-		case "ok":
-			status = 200
-			now := time.Now()
-			body = map[string]any{
-				"access_token": "mem-access", "token_type": "Bearer", "refresh_token": "mem-refresh", "expires_in": 3600,
-				"id_token": f.sign(map[string]any{
-					"iss": f.issuer, "sub": "u1", "aud": "app", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-					"email": "u1@example.com", "name": "User One",
-				}),
-			}
-		}
-	default:
-		status, body = 404, map[string]string{"error": "not_found"}
-	}
-	b, _ := json.Marshal(body)
-	return &http.Response{
-		StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b)), ContentLength: int64(len(b)), Request: req,
-	}, nil
-}
-
-// sign makes an RS256 JWS with kid k1.
-func (f *memOP) sign(claims map[string]any) string {
-	h, _ := json.Marshal(map[string]any{"alg": "RS256", "typ": "JWT", "kid": "k1"})
-	c, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	sum := sha256.Sum256([]byte(input))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, f.key, crypto.SHA256, sum[:])
-	if err != nil {
-		panic(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
 
 // TestProviderDevicePollingVirtualTime runs a provider's device login
 // through the Manager in virtual time: the intervals of RFC 8628 section
@@ -149,8 +50,8 @@ func TestProviderDevicePollingVirtualTime(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				op := &memOP{issuer: "https://id.example.com", key: key, expiresIn: 600, script: tc.script}
-				prov, err := NewOIDCProvider("corp", oidc.Config{Issuer: op.issuer, ClientID: "app", HTTP: &http.Client{Transport: op, Timeout: 30 * time.Second}})
+				op := oidctest.NewMemoryOP("https://id.example.com", key, 600, tc.script...)
+				prov, err := NewOIDCProvider("corp", oidc.Config{Issuer: op.Issuer(), ClientID: "app", HTTP: &http.Client{Transport: op, Timeout: 30 * time.Second}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -176,7 +77,7 @@ func TestProviderDevicePollingVirtualTime(t *testing.T) {
 				if tc.limit > 0 {
 					wantExp = start.Add(tc.limit)
 				}
-				if dl.UserCode != "WDJB-MJHT" || dl.VerificationURL != op.issuer+"/activate" || !dl.ExpiresAt.Equal(wantExp) {
+				if dl.UserCode != "WDJB-MJHT" || dl.VerificationURL != op.Issuer()+"/activate" || !dl.ExpiresAt.Equal(wantExp) {
 					t.Errorf("device login = %+v, want expiry %v", dl, wantExp)
 				}
 				var end time.Duration
@@ -193,7 +94,7 @@ func TestProviderDevicePollingVirtualTime(t *testing.T) {
 				}
 				var gaps []int
 				prev := start
-				for _, at := range op.polls {
+				for _, at := range op.Polls() {
 					gaps = append(gaps, int(at.Sub(prev)/time.Second))
 					prev = at
 				}
@@ -232,8 +133,8 @@ func TestProviderDevicePollingVirtualTime(t *testing.T) {
 // login ends "canceled".
 func TestProviderDeviceCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		op := &memOP{issuer: "https://id.example.com", key: memOPKey(), expiresIn: 600}
-		prov, err := NewOIDCProvider("corp", oidc.Config{Issuer: op.issuer, ClientID: "app", HTTP: &http.Client{Transport: op, Timeout: 30 * time.Second}})
+		op := oidctest.NewMemoryOP("https://id.example.com", memOPKey(), 600)
+		prov, err := NewOIDCProvider("corp", oidc.Config{Issuer: op.Issuer(), ClientID: "app", HTTP: &http.Client{Transport: op, Timeout: 30 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +159,7 @@ func TestProviderDeviceCanceled(t *testing.T) {
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		if n := len(op.polls); n != 1 {
+		if n := len(op.Polls()); n != 1 {
 			t.Errorf("%d polls, want 1 (before the cancel at 7 s)", n)
 		}
 	})

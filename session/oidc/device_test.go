@@ -1,13 +1,10 @@
 package oidc_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -77,19 +74,6 @@ func TestDeviceGrant(t *testing.T) {
 	}
 }
 
-// fakeOP is an in-memory provider behind an http.RoundTripper, so that
-// device polling runs in synctest's virtual time (which cannot pass over
-// real sockets). Its token endpoint answers from a script.
-type fakeOP struct {
-	issuer    string
-	key       *rsa.PrivateKey
-	expiresIn int
-
-	mu     sync.Mutex
-	script []string // "pending", "slow_down", "denied", "expired", "503", "neterr", "ok"
-	polls  []time.Time
-}
-
 var fakeKey = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -97,68 +81,6 @@ var fakeKey = sync.OnceValue(func() *rsa.PrivateKey {
 	}
 	return k
 })
-
-func (f *fakeOP) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		io.Copy(io.Discard, req.Body)
-		req.Body.Close()
-	}
-	status, body := 200, any(nil)
-	switch req.URL.Path {
-	case oidc.WellKnown:
-		body = map[string]any{
-			"issuer": f.issuer, "authorization_endpoint": f.issuer + "/authorize",
-			"token_endpoint": f.issuer + "/token", "jwks_uri": f.issuer + "/keys",
-			"device_authorization_endpoint": f.issuer + "/device",
-		}
-	case "/keys":
-		body = jwks(&f.key.PublicKey, "k1")
-	case "/device":
-		body = map[string]any{
-			"device_code": "dev-code", "user_code": "WDJB-MJHT", "verification_uri": f.issuer + "/activate",
-			"expires_in": f.expiresIn, "interval": 5,
-		}
-	case "/token":
-		f.mu.Lock()
-		f.polls = append(f.polls, time.Now())
-		step := "pending"
-		if len(f.script) > 0 {
-			step, f.script = f.script[0], f.script[1:]
-		}
-		f.mu.Unlock()
-		status = 400
-		switch step {
-		case "pending":
-			body = map[string]string{"error": "authorization_pending"}
-		case "slow_down":
-			body = map[string]string{"error": "slow_down"}
-		case "denied":
-			body = map[string]string{"error": "access_denied"}
-		case "expired":
-			body = map[string]string{"error": "expired_token"}
-		case "503":
-			status, body = 503, map[string]string{"error": "temporarily_unavailable"}
-		case "neterr":
-			return nil, errors.New("connection reset by peer")
-		case "ok":
-			status = 200
-			now := time.Now()
-			body = map[string]any{
-				"access_token": "at-1", "token_type": "Bearer", "refresh_token": "rt-1", "expires_in": 3600,
-				"id_token": signJWTNoT(f.key, map[string]any{
-					"iss": f.issuer, "sub": "u1", "aud": "app", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-				}),
-			}
-		}
-	default:
-		status, body = 404, map[string]string{"error": "not_found"}
-	}
-	b, _ := json.Marshal(body)
-	return &http.Response{
-		StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(b)), ContentLength: int64(len(b)), Request: req,
-	}, nil
-}
 
 // TestDevicePollingVirtualTime checks the intervals of RFC 8628 section
 // 3.5 in virtual time: authorization_pending keeps the interval,
@@ -206,9 +128,9 @@ func TestDevicePollingVirtualTime(t *testing.T) {
 				if tc.expiresIn == 0 {
 					tc.expiresIn = 600
 				}
-				f := &fakeOP{issuer: "https://id.example.com", key: fakeKey(), script: tc.script, expiresIn: tc.expiresIn}
+				f := oidctest.NewMemoryOP("https://id.example.com", fakeKey(), tc.expiresIn, tc.script...)
 				p, err := oidc.New(t.Context(), oidc.Config{
-					Issuer: f.issuer, ClientID: "app",
+					Issuer: f.Issuer(), ClientID: "app",
 					HTTP: &http.Client{Transport: f, Timeout: 30 * time.Second},
 				})
 				if err != nil {
@@ -223,12 +145,12 @@ func TestDevicePollingVirtualTime(t *testing.T) {
 				end := int(time.Since(start) / time.Second)
 				if tc.wantErr != nil {
 					wantIs(t, err, tc.wantErr)
-				} else if err != nil || tok.AccessToken != "at-1" || tok.Claims.Subject != "u1" {
+				} else if err != nil || tok.AccessToken != "mem-access" || tok.Claims.Subject != "u1" {
 					t.Fatalf("DeviceWait = %+v, %v", tok, err)
 				}
 				var gaps []int
 				prev := start
-				for _, at := range f.polls {
+				for _, at := range f.Polls() {
 					gaps = append(gaps, int(at.Sub(prev)/time.Second))
 					prev = at
 				}
@@ -246,8 +168,8 @@ func TestDevicePollingVirtualTime(t *testing.T) {
 // TestDeviceWaitCanceled: the caller's context ends the wait at once.
 func TestDeviceWaitCanceled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := &fakeOP{issuer: "https://id.example.com", key: fakeKey(), expiresIn: 600}
-		p, err := oidc.New(t.Context(), oidc.Config{Issuer: f.issuer, ClientID: "app", HTTP: &http.Client{Transport: f, Timeout: 30 * time.Second}})
+		f := oidctest.NewMemoryOP("https://id.example.com", fakeKey(), 600)
+		p, err := oidc.New(t.Context(), oidc.Config{Issuer: f.Issuer(), ClientID: "app", HTTP: &http.Client{Transport: f, Timeout: 30 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +184,7 @@ func TestDeviceWaitCanceled(t *testing.T) {
 		if errors.Is(err, oidc.ErrDeviceExpired) {
 			t.Errorf("the caller's deadline reported as the code's expiry: %v", err)
 		}
-		if n := len(f.polls); n != 2 {
+		if n := len(f.Polls()); n != 2 {
 			t.Errorf("%d polls in 12 s, want 2", n)
 		}
 	})

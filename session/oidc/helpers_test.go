@@ -119,15 +119,6 @@ func signJWT(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]an
 	return s
 }
 
-// signJWTNoT signs with kid "k1", for fakes that hold no *testing.T.
-func signJWTNoT(key *rsa.PrivateKey, claims map[string]any) string {
-	s, err := signKid(key, "k1", claims)
-	if err != nil {
-		panic(err)
-	}
-	return s
-}
-
 func signKid(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error) {
 	hdr := map[string]any{"alg": "RS256", "typ": "JWT"}
 	if kid != "" {
