@@ -22,7 +22,7 @@ func loginWithAccessToken(ctx context.Context, g globals, o loginOptions) int {
 		fmt.Fprintln(g.stderr, "--with-access-token expects the access token on stdin. Try piping it, e.g. `printenv CODEX_ACCESS_TOKEN | codex-auth login --with-access-token`.")
 		return 1
 	}
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}

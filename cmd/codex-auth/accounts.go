@@ -37,7 +37,7 @@ func accountsCommand(ctx context.Context, g globals, args []string) int {
 // runAccounts is `accounts`: the saved accounts on stdout, the active one
 // marked; saved accounts that cannot be read are warned about on stderr.
 func runAccounts(ctx context.Context, g globals, o accountsOptions) int {
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}
@@ -155,7 +155,7 @@ func switchCommand(ctx context.Context, g globals, args []string) int {
 // in place (the Codex CLI and every sidecar follow). Without an account
 // it lists them and reads a number from the terminal.
 func runSwitch(ctx context.Context, g globals, o switchOptions) int {
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}

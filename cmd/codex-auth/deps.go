@@ -323,27 +323,26 @@ func first(vs ...string) string {
 	return ""
 }
 
-// oneShot builds an unwatched stack for a one-shot command, with its
-// logger, and loads the stored record (the Manager's Start, which
+// oneShot builds an unwatched stack for a one-shot command and loads the stored record (the Manager's Start, which
 // enforces the managed policy as Codex does at start). A stack that
 // cannot be built is printed in Codex's words; nil means exit 1. The
 // returned function releases everything.
-func oneShot(ctx context.Context, g globals, f *stackFlags, h hooks) (*stack, *slog.Logger, func()) {
+func oneShot(ctx context.Context, g globals, f *stackFlags, h hooks) (*stack, func()) {
 	logger, closeLog, err := f.logger(g.stderr)
 	if err != nil {
 		fmt.Fprintf(g.stderr, "Error loading configuration: %v\n", err)
-		return nil, nil, nil
+		return nil, nil
 	}
 	h.noWatch = true
 	st, err := buildStack(*f, g.getenv, logger, h)
 	if err != nil {
 		closeLog()
 		fmt.Fprintf(g.stderr, "Error loading configuration: %v\n", err)
-		return nil, nil, nil
+		return nil, nil
 	}
 	if err := st.manager.Start(ctx); err != nil {
 		// Status describes it; a login or logout goes on.
 		logger.Debug("loading the stored credentials", "err", err)
 	}
-	return st, logger, func() { st.close(); closeLog() }
+	return st, func() { st.close(); closeLog() }
 }

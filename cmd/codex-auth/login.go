@@ -84,7 +84,7 @@ func runLogin(ctx context.Context, g globals, o loginOptions) int {
 		h.browser = loopback.OpenBrowser
 		h.headless = func() bool { return loopback.DetectHeadless(g.getenv, runtime.GOOS) }
 	}
-	st, _, release := oneShot(ctx, g, o.stack, h)
+	st, release := oneShot(ctx, g, o.stack, h)
 	if st == nil {
 		return 1
 	}
@@ -176,7 +176,7 @@ func startDevice(ctx context.Context, g globals, m *session.Manager) (string, er
 // stdin is read (Codex's order), then the key is saved through the
 // Manager.
 func loginWithAPIKey(ctx context.Context, g globals, o loginOptions) int {
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}

@@ -34,7 +34,7 @@ func logoutCommand(ctx context.Context, g globals, args []string) int {
 // decides the words. With --account, that saved account is logged out
 // (revoked, its copy removed); the active one as without it.
 func runLogout(ctx context.Context, g globals, o logoutOptions) int {
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}

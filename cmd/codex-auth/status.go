@@ -60,7 +60,7 @@ func statusCommand(ctx context.Context, g globals, args []string) int {
 // Start, as Codex does at start: Codex's message, exit 1.
 func runStatus(ctx context.Context, g globals, o statusOptions) int {
 	ed := &policyEditor{}
-	st, _, release := oneShot(ctx, g, o.stack, hooks{editor: ed})
+	st, release := oneShot(ctx, g, o.stack, hooks{editor: ed})
 	if st == nil {
 		return 1
 	}

@@ -40,7 +40,7 @@ func runToken(ctx context.Context, g globals, o tokenOptions) int {
 	if !o.force && isTerminal(g.stdout) {
 		return fail(g.stderr, 1, "token: stdout is a terminal; the token is for scripts (pipe it, e.g. `codex-auth token | …`, or pass --force)")
 	}
-	st, _, release := oneShot(ctx, g, o.stack, hooks{})
+	st, release := oneShot(ctx, g, o.stack, hooks{})
 	if st == nil {
 		return 1
 	}
