@@ -81,4 +81,11 @@ install_go_tool() { # name module-path/cmd version
 }
 install_go_tool staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
 
-log "ok (codex $CODEX_VERSION, staticcheck $STATICCHECK_VERSION, $gover)"
+# --- The fuzzing toolchain (make fuzz) --------------------------------------
+# The go command fetches it from the Go module proxy once (about 76 MB) and
+# keeps it in the module cache.
+fuzzgo="$(GOTOOLCHAIN="$FUZZ_GO_TOOLCHAIN" go env GOVERSION 2>&1)" ||
+	die "the fuzzing toolchain $FUZZ_GO_TOOLCHAIN could not be fetched from the Go module proxy: $fuzzgo"
+[[ "$fuzzgo" == "$FUZZ_GO_TOOLCHAIN" ]] || die "GOTOOLCHAIN=$FUZZ_GO_TOOLCHAIN go env GOVERSION printed '$fuzzgo'"
+
+log "ok (codex $CODEX_VERSION, staticcheck $STATICCHECK_VERSION, $gover, fuzzing with $fuzzgo)"

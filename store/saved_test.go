@@ -162,6 +162,11 @@ func TestSavedIndexFormat(t *testing.T) {
 	if _, err := parseSavedIndex("index", []byte(`{"schemaVersion": 2, "sessions": []}`)); !errors.As(err, &se) || !errors.Is(err, ErrUnavailable) {
 		t.Errorf("schemaVersion 2: err = %v, want a SchemaError", err)
 	}
+	// Found by FuzzParseSavedIndex: the error quoted any value whole.
+	long := `{"schemaVersion": {"value": "` + strings.Repeat("x", 300) + `"}, "sessions": []}`
+	if _, err := parseSavedIndex("index", []byte(long)); !errors.As(err, &se) || strings.Contains(err.Error(), "xxxx") || len(err.Error()) > 200 {
+		t.Errorf("a schemaVersion that is an object: err = %v, want a SchemaError that does not quote it", err)
+	}
 	for _, bad := range []string{
 		``, `[]`, `{"sessions": []}`,
 		`{"schemaVersion": 1, "sessions": [{"sessionId": "../x", "workspaces": []}]}`,

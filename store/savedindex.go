@@ -95,7 +95,9 @@ func (x *savedIndex) find(id string) int {
 // It is left alone (a newer program wrote it); the saved accounts are
 // unavailable until it is moved away. It wraps ErrUnavailable.
 type SchemaError struct {
-	Path    string
+	Path string
+	// Version is the file's schemaVersion when it is a short number,
+	// else a description of it.
 	Version string
 }
 
@@ -105,6 +107,16 @@ func (e *SchemaError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrUnavailable) true.
 func (e *SchemaError) Unwrap() error { return ErrUnavailable }
+
+// describeVersion is a schemaVersion as an error may quote it: a short
+// number as it is, anything else by its kind (the file is the user's,
+// and an error should not repeat an arbitrary value).
+func describeVersion(v string) string {
+	if len(v) <= 12 && strings.Trim(v, "0123456789.-") == "" {
+		return v
+	}
+	return "(not a version number)"
+}
 
 // parseSavedIndex reads the index. A file that is not an index is a
 // *ParseError (the caller rebuilds it); an unknown schema version a
@@ -151,7 +163,7 @@ func parseSavedIndex(path string, data []byte) (*savedIndex, error) {
 		if version == "" {
 			return nil, &ParseError{Reason: "schemaVersion is missing"}
 		}
-		return nil, &SchemaError{Path: path, Version: version}
+		return nil, &SchemaError{Path: path, Version: describeVersion(version)}
 	}
 	if x.active != "" && x.find(x.active) < 0 {
 		x.active = ""
