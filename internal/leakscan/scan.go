@@ -13,8 +13,10 @@ import (
 )
 
 // DefaultMinSecrets is the fewest secrets a client's secret files may
-// hold: a run that signed in even once with a token set handled more.
-const DefaultMinSecrets = 5
+// hold. One ChatGPT sign-in alone handles five or six (code, verifier,
+// ID, access and refresh token, device auth id); each client's suite
+// signs in many times (30 to 50 secrets measured).
+const DefaultMinSecrets = 10
 
 const (
 	// pieceLen is the length of the pieces of a secret looked for.
@@ -72,8 +74,12 @@ func (l Leak) String() string {
 	if l.Whole {
 		what = "the whole of"
 	}
-	return fmt.Sprintf("%s (byte %d) holds %s a %s (%s, %d characters, from %s)",
-		l.File, l.Offset, what, l.Kind, l.Masked, l.Length, l.Source)
+	article := "a"
+	if strings.ContainsAny(l.Kind[:1], "aeiou") {
+		article = "an"
+	}
+	return fmt.Sprintf("%s (byte %d) holds %s %s %s (%s, %d characters, from %s)",
+		l.File, l.Offset, what, article, l.Kind, l.Masked, l.Length, l.Source)
 }
 
 // secret is one secret looked for.

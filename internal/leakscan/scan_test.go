@@ -43,7 +43,7 @@ func newRun() run0 {
 
 func scan(t *testing.T, dir string, clients ...string) Report {
 	t.Helper()
-	rep, err := Scan(Options{Dir: dir, Clients: clients, MinSecrets: DefaultMinSecrets})
+	rep, err := Scan(Options{Dir: dir, Clients: clients, MinSecrets: 5})
 	if err != nil {
 		t.Fatalf("Scan: %v", err)
 	}
@@ -172,7 +172,7 @@ func TestRunsThatProveNothingFail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			files(t, dir, tt.files)
-			_, err := Scan(Options{Dir: dir, Clients: []string{"vscode", "nvim"}, MinSecrets: DefaultMinSecrets})
+			_, err := Scan(Options{Dir: dir, Clients: []string{"vscode", "nvim"}, MinSecrets: 5})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Scan: %v, want an error with %q", err, tt.want)
 			}
@@ -191,7 +191,7 @@ func TestRunPrintsNoSecret(t *testing.T) {
 		"vscode/log":      "fine\n",
 	})
 	var out, errOut bytes.Buffer
-	if code := run([]string{"-dir", dir, "-clients", "vscode"}, &out, &errOut); code != 0 {
+	if code := run([]string{"-dir", dir, "-clients", "vscode", "-min-secrets", "5"}, &out, &errOut); code != 0 {
 		t.Fatalf("clean run: exit %d: %s", code, errOut.String())
 	}
 	if want := "leakscan: 1 clients (vscode), 1 files, 5 bytes scanned for 5 secrets: none found\n"; out.String() != want {
@@ -200,7 +200,7 @@ func TestRunPrintsNoSecret(t *testing.T) {
 	files(t, dir, map[string]string{"vscode/log": strings.Join(r.tokens, "\n")})
 	out.Reset()
 	errOut.Reset()
-	if code := run([]string{"-dir", dir, "-clients", "vscode"}, &out, &errOut); code != 1 {
+	if code := run([]string{"-dir", dir, "-clients", "vscode", "-min-secrets", "5"}, &out, &errOut); code != 1 {
 		t.Errorf("leaky run: exit %d, want 1", code)
 	}
 	if n := strings.Count(errOut.String(), "LEAK "); n != len(r.tokens) {
