@@ -73,11 +73,25 @@ unit:
 	CODEX_AUTH_REAL_PARTS=required CODEX_BIN="$(CODEX_BIN)" \
 		scripts/with-keyring.sh $(GO) test -tags agesecrets -count=1 -timeout=$(AGE_TEST_TIMEOUT) -run '^TestSecret' ./store ./internal/e2e
 
-## clients: the editor clients' tests against bin/codex-auth, the local issuer and the real Codex CLI
+# The leak scan: with CODEX_AUTH_SCAN_DIR set, each client suite saves into
+# a folder of its own there every log it, its sidecars and its tests wrote,
+# the secrets its tests typed in, and its issuers' ledgers of every secret
+# they handled; internal/leakscan then looks for every secret in every log.
+SCAN_DIR := $(CACHE)/scan
+SCAN_CLIENTS := vscode,nvim,jetbrains
+comma := ,
+
+## clients: the editor clients' tests against bin/codex-auth, the local issuer and the real Codex CLI, then the leak scan of all their output
 clients: build
-	$(TIMED) vscode $(MAKE) --no-print-directory test-vscode
-	$(TIMED) nvim $(MAKE) --no-print-directory test-nvim
-	$(TIMED) jetbrains $(MAKE) --no-print-directory test-jetbrains
+	rm -rf "$(SCAN_DIR)"
+	for c in $(subst $(comma), ,$(SCAN_CLIENTS)); do mkdir -p -m 700 "$(SCAN_DIR)/$$c"; done
+	$(TIMED) vscode env CODEX_AUTH_SCAN_DIR="$(SCAN_DIR)" $(MAKE) --no-print-directory test-vscode 2>&1 | tee "$(SCAN_DIR)/vscode/test-output.log"
+	$(TIMED) nvim env CODEX_AUTH_SCAN_DIR="$(SCAN_DIR)" $(MAKE) --no-print-directory test-nvim 2>&1 | tee "$(SCAN_DIR)/nvim/test-output.log"
+	$(TIMED) jetbrains env CODEX_AUTH_SCAN_DIR="$(SCAN_DIR)" $(MAKE) --no-print-directory test-jetbrains 2>&1 | tee "$(SCAN_DIR)/jetbrains/test-output.log"
+	for r in surefire-reports failsafe-reports; do \
+		if [[ -d extension/jetbrains/target/$$r ]]; then cp -r extension/jetbrains/target/$$r "$(SCAN_DIR)/jetbrains/"; fi; \
+	done
+	$(TIMED) leakscan $(GO) run ./internal/leakscan -dir "$(SCAN_DIR)" -clients $(SCAN_CLIENTS)
 
 # npm packages from the committed package-lock.json into the project's cache.
 test-vscode: build

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ flags:
   --fault SPEC              arm a fault (repeatable), e.g.
                             kind=status,path=/oauth/token,status=503,count=2
   --tls-cert FILE --tls-key FILE  serve HTTPS with this PEM pair
+  --ledger FILE             append every secret minted or received (tokens,
+                            codes, verifiers, device auth ids, API keys) to
+                            FILE (0600), one "KIND<TAB>SECRET" line each, for
+                            leak scans (internal/leakscan); never in real use
 `
 
 // listFlag collects a repeatable flag.
@@ -49,7 +54,7 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprint(stderr, devUsage)
 		return 2
 	}
-	cfg, addr, cert, err := parseDevIssuer(args[1:])
+	d, err := parseDevIssuer(args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, devUsage)
 		return 0
@@ -58,16 +63,26 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		fmt.Fprintf(stderr, "codex-auth: dev issuer: %v\n", err)
 		return 2
 	}
+	cfg := d.cfg
+	if d.ledger != "" {
+		f, err := openLedger(d.ledger)
+		if err != nil {
+			fmt.Fprintf(stderr, "codex-auth: dev issuer: --ledger: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		cfg.Ledger = f
+	}
 	s, err := localissuer.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "codex-auth: dev issuer: %v\n", err)
 		return 1
 	}
 	var base string
-	if cert != nil {
-		base, err = s.StartTLS(addr, *cert)
+	if d.cert != nil {
+		base, err = s.StartTLS(d.addr, *d.cert)
 	} else {
-		base, err = s.Start(addr)
+		base, err = s.Start(d.addr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "codex-auth: dev issuer: %v\n", err)
@@ -83,12 +98,40 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		s.Close()
 	}
 	log.Info("local issuer stopped", "stats", fmt.Sprintf("%+v", s.Stats()))
+	if err := s.LedgerErr(); err != nil {
+		log.Error("the ledger is incomplete", "file", d.ledger, "err", err)
+		return 1
+	}
 	return 0
 }
 
+// openLedger opens (creating) the --ledger file for appending, mode 0600
+// even when it existed. Each line is one unbuffered write, so a killed
+// issuer leaves every line it wrote.
+func openLedger(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// devIssuer is what the flags of `dev issuer` ask for.
+type devIssuer struct {
+	cfg    localissuer.Config
+	addr   string
+	cert   *tls.Certificate // nil: plain HTTP
+	ledger string           // --ledger; "" for none
+}
+
 // parseDevIssuer reads the flags of `dev issuer`.
-func parseDevIssuer(args []string) (localissuer.Config, string, *tls.Certificate, error) {
-	var cfg localissuer.Config
+func parseDevIssuer(args []string) (devIssuer, error) {
+	var d devIssuer
+	cfg := &d.cfg
 	fs := flag.NewFlagSet("dev issuer", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "127.0.0.1:0", "")
@@ -107,16 +150,17 @@ func parseDevIssuer(args []string) (localissuer.Config, string, *tls.Certificate
 	fs.BoolVar(&cfg.IgnoreAllowedWorkspace, "ignore-allowed-workspace", false, "")
 	certFile := fs.String("tls-cert", "", "")
 	keyFile := fs.String("tls-key", "", "")
+	fs.StringVar(&d.ledger, "ledger", "", "")
 	if err := fs.Parse(args); err != nil {
-		return cfg, "", nil, err
+		return d, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, "", nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return d, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	for _, u := range users {
 		parts := strings.Split(u, ":")
 		if len(parts) > 3 || parts[0] == "" {
-			return cfg, "", nil, fmt.Errorf("--user %q: want EMAIL[:PLAN[:WORKSPACE]]", u)
+			return d, fmt.Errorf("--user %q: want EMAIL[:PLAN[:WORKSPACE]]", u)
 		}
 		parts = append(parts, "", "")
 		cfg.Users = append(cfg.Users, localissuer.User{Email: parts[0], PlanType: parts[1], WorkspaceID: parts[2]})
@@ -124,7 +168,7 @@ func parseDevIssuer(args []string) (localissuer.Config, string, *tls.Certificate
 	for _, f := range faults {
 		ft, err := localissuer.ParseFault(f)
 		if err != nil {
-			return cfg, "", nil, fmt.Errorf("--fault: %w", err)
+			return d, fmt.Errorf("--fault: %w", err)
 		}
 		cfg.Faults = append(cfg.Faults, ft)
 	}
@@ -132,24 +176,26 @@ func parseDevIssuer(args []string) (localissuer.Config, string, *tls.Certificate
 		for _, p := range strings.Split(*ports, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(p))
 			if err != nil {
-				return cfg, "", nil, fmt.Errorf("--ports: %q is not a port", p)
+				return d, fmt.Errorf("--ports: %q is not a port", p)
 			}
 			cfg.AllowedRedirectPorts = append(cfg.AllowedRedirectPorts, n)
 		}
 	}
 	if *interval < 0 {
-		return cfg, "", nil, fmt.Errorf("--device-interval must not be negative")
+		return d, fmt.Errorf("--device-interval must not be negative")
 	}
 	cfg.DeviceInterval = time.Duration(*interval) * time.Second
 	if (*certFile == "") != (*keyFile == "") {
-		return cfg, "", nil, fmt.Errorf("--tls-cert and --tls-key go together")
+		return d, fmt.Errorf("--tls-cert and --tls-key go together")
 	}
+	d.addr = *addr
 	if *certFile == "" {
-		return cfg, *addr, nil, nil
+		return d, nil
 	}
 	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 	if err != nil {
-		return cfg, "", nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		return d, fmt.Errorf("--tls-cert/--tls-key: %w", err)
 	}
-	return cfg, *addr, &cert, nil
+	d.cert = &cert
+	return d, nil
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +72,64 @@ func TestDevIssuerServes(t *testing.T) {
 	}
 }
 
+func TestDevIssuerLedger(t *testing.T) {
+	ledger := filepath.Join(t.TempDir(), "issuer.ledger")
+	// An existing file is appended to, and made 0600.
+	if err := os.WriteFile(ledger, []byte("api_key\tsk-handed-before-0123456789\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out, outW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"dev", "issuer", "--addr", "127.0.0.1:0", "--ledger", ledger},
+			strings.NewReader(""), outW, &stderr, func(string) string { return "" })
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v (stderr: %s)", err, stderr.String())
+	}
+	go io.Copy(io.Discard, out)
+	base := strings.TrimSpace(line)
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(base+"/api/accounts/deviceauth/usercode", "application/json",
+		strings.NewReader(`{"client_id":"`+localissuer.DefaultClientID+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answer struct {
+		DeviceAuthID string `json:"device_auth_id"`
+		UserCode     string `json:"user_code"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&answer)
+	resp.Body.Close()
+	if err != nil || answer.DeviceAuthID == "" {
+		t.Fatalf("usercode: %v", err)
+	}
+	// On disk while the issuer still runs (a killed issuer leaves it).
+	b, err := os.ReadFile(ledger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "api_key\tsk-handed-before-0123456789\ndevice_auth_id\t" + answer.DeviceAuthID + "\n"
+	if string(b) != want {
+		t.Errorf("the ledger holds %d bytes, want the line before and the device auth id (%d bytes)", len(b), len(want))
+	}
+	if strings.Contains(string(b), answer.UserCode) {
+		t.Error("the user code is in the ledger")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	}
+	if fi, err := os.Stat(ledger); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ledger mode: %v %v, want 0600", fi.Mode().Perm(), err)
+	}
+}
+
 func TestDevArgs(t *testing.T) {
 	tests := []struct {
 		name string
@@ -84,6 +144,7 @@ func TestDevArgs(t *testing.T) {
 		{"bad port", []string{"issuer", "--ports", "14x5"}, 2},
 		{"cert without key", []string{"issuer", "--tls-cert", "c.pem"}, 2},
 		{"help", []string{"issuer", "--help"}, 0},
+		{"ledger in a missing directory", []string{"issuer", "--ledger", "/nonexistent/dir/x.ledger"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,9 +157,10 @@ func TestDevArgs(t *testing.T) {
 }
 
 func TestParseDevIssuer(t *testing.T) {
-	cfg, addr, cert, err := parseDevIssuer([]string{"--addr", "127.0.0.1:9999", "--user", "a@x", "--user", "b@x:team:ws-2",
-		"--ports", "0", "--device-interval", "1", "--form", "--refresh-ttl", "1h"})
-	if err != nil || cert != nil {
+	d, err := parseDevIssuer([]string{"--addr", "127.0.0.1:9999", "--user", "a@x", "--user", "b@x:team:ws-2",
+		"--ports", "0", "--device-interval", "1", "--form", "--refresh-ttl", "1h", "--ledger", "x.ledger"})
+	cfg, addr := d.cfg, d.addr
+	if err != nil || d.cert != nil {
 		t.Fatalf("parse: %v", err)
 	}
 	want := localissuer.Config{
@@ -111,7 +173,7 @@ func TestParseDevIssuer(t *testing.T) {
 	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(localissuer.Config{}, "SigningKey", "Now")); d != "" {
 		t.Errorf("config (-want +got):\n%s", d)
 	}
-	if addr != "127.0.0.1:9999" {
-		t.Errorf("addr %q", addr)
+	if addr != "127.0.0.1:9999" || d.ledger != "x.ledger" {
+		t.Errorf("addr %q, ledger %q", addr, d.ledger)
 	}
 }

@@ -205,6 +205,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request, req authorizeRe
 // issueCode records a new authorization code.
 func (s *Server) issueCode(redirectURI, challenge string, user User) string {
 	code := randomToken("ac_local_")
+	s.ledger.record(secretCode, code)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.codes[code] = &authCode{

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -64,6 +65,13 @@ type Config struct {
 	Now func() time.Time
 	// Faults are armed from the start.
 	Faults Faults
+	// Ledger, when set, receives every secret the issuer mints or is
+	// handed (access, ID and refresh tokens, authorization codes, PKCE
+	// verifiers, device auth ids, API keys; not user codes, which are
+	// shown by design) as one "kind\tsecret\n" line each, once per
+	// secret, every line in a single Write: for leak scans
+	// (internal/leakscan). Values under 16 characters are not recorded.
+	Ledger io.Writer
 }
 
 // ErrConfig is wrapped by every configuration error from New.

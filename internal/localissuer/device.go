@@ -58,6 +58,7 @@ func (s *Server) handleDeviceUserCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &deviceAuth{id: randomToken("deviceauth_"), userCode: newUserCode(), issuer: s.issuerURL(r)}
+	s.ledger.record(secretDeviceAuthID, d.id)
 	s.mu.Lock()
 	d.expires = s.nowLocked().Add(s.cfg.DeviceCodeTTL)
 	s.devices[d.id] = d
@@ -89,6 +90,7 @@ func (s *Server) handleDeviceToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "device_auth_id and user_code are required")
 		return
 	}
+	s.ledger.record(secretDeviceAuthID, p.Get("device_auth_id"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.devices[p.Get("device_auth_id")]
@@ -141,6 +143,7 @@ func (s *Server) decideDevice(userCode string, approve bool) error {
 	// Make the code first and publish it with the approval in one locked
 	// step, so a poll never sees "approved" without a code to redeem.
 	verifier := randomToken("") + randomToken("") // 52 characters
+	s.ledger.record(secretVerifier, verifier)
 	user := s.currentUserLocked()
 	s.mu.Unlock()
 	sum := sha256.Sum256([]byte(verifier))

@@ -29,6 +29,11 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "unsupported_token_type", "unknown token_type_hint")
 		return
 	}
+	kind := secretToken
+	if h := p.Get("token_type_hint"); h != "" {
+		kind = h
+	}
+	s.ledger.record(kind, p.Get("token"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rt, ok := s.refresh[p.Get("token")]; ok {

@@ -120,6 +120,8 @@ type Server struct {
 	stats     Stats
 	// revokedAccessTokens are the access tokens whoami rejects.
 	revokedAccessTokens map[string]bool
+	// ledger records every secret (nil without Config.Ledger).
+	ledger *ledger
 }
 
 // New validates cfg and builds a Server (generating an RS256 key unless
@@ -150,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 		pending:   map[string]pendingAuthorize{},
 
 		revokedAccessTokens: map[string]bool{},
+		ledger:              newLedger(cfg.Ledger),
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -261,6 +264,13 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// LedgerErr is the first error writing to Config.Ledger (nil when every
+// secret was written, or without a ledger). After one, nothing more is
+// recorded.
+func (s *Server) LedgerErr() error {
+	return s.ledger.failure()
 }
 
 // SetFaults replaces the armed faults.

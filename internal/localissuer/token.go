@@ -82,6 +82,8 @@ func (s *Server) grantCode(w http.ResponseWriter, r *http.Request, p url.Values)
 			return
 		}
 	}
+	s.ledger.record(secretCode, p.Get("code"))
+	s.ledger.record(secretVerifier, p.Get("code_verifier"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.codes[p.Get("code")]
@@ -128,6 +130,7 @@ func (s *Server) grantRefresh(w http.ResponseWriter, r *http.Request, p url.Valu
 		oauthError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		return
 	}
+	s.ledger.record(secretRefreshToken, tok)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rt, ok := s.refresh[tok]
@@ -166,6 +169,7 @@ func (s *Server) grantTokenExchange(w http.ResponseWriter, p url.Values) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "subject_token is required")
 		return
 	}
+	s.ledger.record(secretIDToken, p.Get("subject_token"))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, err := s.verify(p.Get("subject_token"), s.nowLocked())
@@ -174,8 +178,10 @@ func (s *Server) grantTokenExchange(w http.ResponseWriter, p url.Values) {
 		return
 	}
 	s.stats.APIKeyExchanges++
+	key := randomToken("sk-local-")
+	s.ledger.record(secretAPIKey, key)
 	writeJSON(w, http.StatusOK, map[string]string{
-		"access_token":      randomToken("sk-local-"),
+		"access_token":      key,
 		"issued_token_type": "urn:openai:params:oauth:token-type:api-key",
 		"token_type":        "N_A",
 	})
@@ -190,6 +196,9 @@ func (s *Server) issueTokensLocked(w http.ResponseWriter, r *http.Request, u Use
 		return
 	}
 	rt := randomToken("rt_local_")
+	s.ledger.record(secretIDToken, ts.id)
+	s.ledger.record(secretAccessToken, ts.access)
+	s.ledger.record(secretRefreshToken, rt)
 	s.refresh[rt] = &refreshToken{family: fam, user: u, expires: s.nowLocked().Add(s.cfg.RefreshTokenTTL)}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id_token":      ts.id,

@@ -33,6 +33,9 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok {
+		s.ledger.record(secretAccessToken, token)
+	}
 	s.mu.Lock()
 	s.stats.WhoamiCalls++
 	revoked := s.revokedAccessTokens[token]

@@ -30,12 +30,42 @@ CODEX_BIN="$(cd "$(dirname "$CODEX_BIN")" && pwd)/$(basename "$CODEX_BIN")"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/codex-auth-nvim.XXXXXX")"
 chmod 700 "$work"
+# The leak scan (make clients; internal/leakscan): with CODEX_AUTH_SCAN_DIR
+# set, the issuer keeps a ledger of every secret it handled, harness.lua
+# notes the secrets the tests handle and saves messages and notifications,
+# and cleanup saves every log (the plugin's, vim.lsp's, Neovim's stderr, the
+# issuer's, the results) there, under nvim/.
+scan=""
+ledger=()
+if [[ -n "${CODEX_AUTH_SCAN_DIR:-}" ]]; then
+	scan="$CODEX_AUTH_SCAN_DIR/nvim"
+	mkdir -p -m 700 "$scan"
+	ledger=(--ledger "$scan/issuer.ledger")
+fi
 issuer_pid=""
+save_logs() {
+	[[ -n "$scan" ]] || return 0
+	local f name
+	if [[ -f "$work/issuer.log" ]]; then install -m 600 "$work/issuer.log" "$scan/issuer.stderr"; fi
+	if [[ -f "${results:-}" ]]; then install -m 600 "$results" "$scan/results.log"; fi
+	for f in "$work"/*.stderr; do
+		if [[ -f "$f" ]]; then install -m 600 "$f" "$scan/nvim-$(basename "$f")"; fi
+	done
+	for name in offline e2e accounts; do
+		if [[ -d "$work/$name" ]]; then
+			while IFS= read -r -d '' f; do
+				install -m 600 "$f" "$scan/$name-$(basename "$f")"
+			done < <(find "$work/$name" -type f -name '*.log' -print0)
+		fi
+	done
+	return 0
+}
 cleanup() {
 	if [[ -n "$issuer_pid" ]]; then
 		kill "$issuer_pid" 2>/dev/null || true
 		wait "$issuer_pid" 2>/dev/null || true
 	fi
+	save_logs
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -46,7 +76,7 @@ results="$work/results"
 # The local issuer; its first stdout line is its base URL.
 mkfifo "$work/issuer.out"
 # Two users: dev@example.com signs in until accounts.lua picks bob (it runs last).
-"$CODEX_AUTH_BIN" dev issuer --addr 127.0.0.1:0 --ports 0 --device-interval 1 \
+"$CODEX_AUTH_BIN" dev issuer --addr 127.0.0.1:0 --ports 0 --device-interval 1 "${ledger[@]}" \
 	--user dev@example.com --user bob@example.com:team:ws-bob \
 	>"$work/issuer.out" 2>"$work/issuer.log" &
 issuer_pid=$!
@@ -73,7 +103,7 @@ run_nvim() {
 		"PATH=$PATH" "LANG=${LANG:-C.UTF-8}" "TMPDIR=${TMPDIR:-/tmp}"
 		"CODEX_AUTH_BIN=$CODEX_AUTH_BIN" "CODEX_BIN=$CODEX_BIN"
 		"TEST_ROOT=$plugin" "TEST_ISSUER=$base" "TEST_RESULTS=$results" "TEST_FILE=$name"
-		"TEST_PIDFILE=$work/$name.pid"
+		"TEST_PIDFILE=$work/$name.pid" "TEST_SCAN_DIR=$scan"
 	)
 	for key in DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR; do
 		if [[ -n "${!key:-}" ]]; then env+=("$key=${!key}"); fi

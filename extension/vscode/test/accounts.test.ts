@@ -15,6 +15,7 @@ import {
 	deactivateAll,
 	eventually,
 	everythingShown,
+	handed,
 	extensionContext,
 	freshHome,
 	loadExtension,
@@ -53,6 +54,7 @@ const found = realPartsTest({ codex: true });
 	let ctx: ReturnType<typeof extensionContext> | undefined;
 	const secrets: string[] = [];
 	const API_KEY = `sk-proj-${'m4ny'.repeat(8)}Ac7Qp`;
+	handed('api_key', API_KEY);
 	const ADA = 'ada@example.com';
 	const BOB = 'bob@example.com';
 	const ids: Record<string, string> = {};

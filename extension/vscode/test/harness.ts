@@ -29,6 +29,28 @@ Module._resolveFilename = function (request: string, ...rest: unknown[]) {
 export const vscode: typeof Stub = require(STUB);
 export const stub = vscode.stub;
 
+/**
+ * The leak scan (make clients; internal/leakscan): with CODEX_AUTH_SCAN_DIR
+ * set, every issuer keeps a ledger of the secrets it handled, handed()
+ * notes the ones the tests type in, and everything the extension showed or
+ * logged (the sidecar's stderr included) and the issuers' stderr are saved
+ * there, under vscode/, a file set per test process.
+ */
+const SCAN_DIR = process.env.CODEX_AUTH_SCAN_DIR ? path.join(process.env.CODEX_AUTH_SCAN_DIR, 'vscode') : undefined;
+const RUN = `${path.basename(process.argv[1] ?? 'test', '.js')}-${process.pid}`;
+let issuersStarted = 0;
+if (SCAN_DIR) {
+	fs.mkdirSync(SCAN_DIR, { recursive: true, mode: 0o700 });
+	process.once('exit', () => fs.writeFileSync(path.join(SCAN_DIR, `${RUN}.shown.log`), everythingShown(), { mode: 0o600 }));
+}
+
+/** Notes secrets the test itself typed in or handed over, for the leak scan (a no-op without CODEX_AUTH_SCAN_DIR). */
+export function handed(kind: string, ...secrets: string[]): void {
+	if (SCAN_DIR) {
+		fs.appendFileSync(path.join(SCAN_DIR, 'handed.secrets'), secrets.map((s) => `${kind}\t${s}\n`).join(''), { mode: 0o600 });
+	}
+}
+
 /** The built extension (dist/extension.js, as in the .vsix). */
 export interface ExtensionModule {
 	activate(ctx: unknown): { readonly sidecarPid: number | undefined };
@@ -114,13 +136,20 @@ export function freshHome(issuer?: string): string {
 
 /** The local issuer (`codex-auth dev issuer`), with one user. */
 export async function startIssuer(bin: string, extra: string[] = []): Promise<{ base: string; stop(): Promise<void> }> {
-	const child = spawn(bin, ['dev', 'issuer', '--addr', '127.0.0.1:0', '--ports', '0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+	const scan = SCAN_DIR ? path.join(SCAN_DIR, `${RUN}-issuer-${++issuersStarted}`) : undefined;
+	const ledger = scan ? ['--ledger', `${scan}.ledger`] : [];
+	const child = spawn(bin, ['dev', 'issuer', '--addr', '127.0.0.1:0', '--ports', '0', ...ledger, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
 	// Never outlive the test process, even when a test is interrupted.
 	const reap = () => child.kill('SIGKILL');
 	process.once('exit', reap);
 	child.once('exit', () => process.removeListener('exit', reap));
 	let stderr = '';
-	child.stderr!.on('data', (d) => (stderr += d));
+	child.stderr!.on('data', (d) => {
+		stderr += d;
+		if (scan) {
+			fs.appendFileSync(`${scan}.stderr`, d, { mode: 0o600 });
+		}
+	});
 	const base = await new Promise<string>((resolve, reject) => {
 		const t = setTimeout(() => reject(new Error(`the local issuer printed no URL in 10 s: ${stderr}`)), 10_000);
 		createInterface({ input: child.stdout! }).once('line', (line) => {

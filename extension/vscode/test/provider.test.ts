@@ -14,6 +14,7 @@ import {
 	codexCli,
 	deactivateAll,
 	everythingShown,
+	handed,
 	extensionContext,
 	freshHome,
 	loadExtension,
@@ -55,6 +56,7 @@ const found = realPartsTest({ codex: true });
 	let browserErrors: Error[] = [];
 	const API_KEY = `sk-proj-${'t3st'.repeat(8)}Kx9Qz`;
 	const API_KEY_2 = `sk-proj-${'s3cr'.repeat(8)}Lm7Wv`;
+	handed('api_key', API_KEY, API_KEY_2);
 
 	const provider = () => {
 		const p = stub.providers.get('codex');

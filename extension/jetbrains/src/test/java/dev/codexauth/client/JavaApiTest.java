@@ -46,6 +46,7 @@ class JavaApiTest {
                 assertFalse(status.isSignedIn());
 
                 String key = "sk-proj-java-" + System.nanoTime() + "abcde";
+                LeakScan.handed("api_key", key);
                 Void done = await(client.loginWithApiKey(key));
                 assertNull(done);
                 await(signedIn);
@@ -63,6 +64,7 @@ class JavaApiTest {
                 CodexAuthException cause = assertInstanceOf(CodexAuthException.class, e.getCause());
                 assertEquals(ErrorCodes.NOT_LOGGED_IN, cause.getCode());
                 assertTrue(client.isRunning());
+                LeakScan.keepLog("java-api", client.recentLog());
             }
         }
     }

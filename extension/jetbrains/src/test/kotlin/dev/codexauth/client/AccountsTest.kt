@@ -56,6 +56,7 @@ class AccountsTest {
     @Test
     fun listSwitchTokenForgetLogout() {
         val key = "sk-proj-jb-many-" + System.nanoTime() + "Qz7pA"
+        LeakScan.handed("api_key", key)
         Home().use { home ->
             CodexAuthClient.start(home.options(issuer)).use { client ->
                 CodexAuthClient.start(home.options(issuer)).use { other ->

@@ -33,7 +33,7 @@ class CoroutinesTest {
 
                             val update = async(start = CoroutineStart.UNDISPATCHED) { client.accountUpdates().first { it.authMode == "apikey" } }
                             yield() // runBlocking's one thread: the flow's listener is registered before the login is sent
-                            client.loginWithApiKeyAwait("sk-coroutines-" + System.nanoTime())
+                            client.loginWithApiKeyAwait(("sk-coroutines-" + System.nanoTime()).also { LeakScan.handed("api_key", it) })
                             assertEquals("apikey", update.await().authMode)
                             assertEquals(Account.API_KEY, client.tokenAwait().type)
 

@@ -19,6 +19,13 @@ import java.util.concurrent.CompletableFuture
 import java.util.concurrent.Future
 import java.util.concurrent.LinkedBlockingQueue
 import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.function.Consumer
+import java.util.logging.Handler
+import java.util.logging.Level
+import java.util.logging.LogRecord
+import java.util.logging.Logger
+import java.util.logging.SimpleFormatter
 
 /** How long any single wait in a test may take. */
 val WAIT: Duration = Duration.ofSeconds(30)
@@ -56,6 +63,66 @@ object RealParts {
 }
 
 /**
+ * The leak scan (make clients; internal/leakscan). With CODEX_AUTH_SCAN_DIR set, every [Issuer] keeps a
+ * ledger of the secrets it handled, [handed] notes the ones the tests type in, and the sidecars' stderr
+ * ([Home.options]' log sink, [keepLog]) and the client's own java.util.logging records are saved there,
+ * under jetbrains/, files named by the JVM's pid. Without it, nothing is written.
+ */
+object LeakScan {
+    @JvmStatic
+    val dir: Path? = System.getenv("CODEX_AUTH_SCAN_DIR")?.takeIf { it.isNotEmpty() }?.let { Path.of(it, "jetbrains") }
+    private val pid = ProcessHandle.current().pid()
+    private val issuers = AtomicInteger()
+    private val lock = Any()
+
+    /** Held so the logger (weakly referenced by java.util.logging) keeps its handler. */
+    private val clientLogger: Logger? = dir?.let { d ->
+        Files.createDirectories(d, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))
+        Logger.getLogger("dev.codexauth").apply {
+            level = Level.ALL
+            addHandler(object : Handler() {
+                init { formatter = SimpleFormatter(); level = Level.ALL }
+                override fun publish(record: LogRecord) { append("client-$pid.jul.log", formatter.format(record)) }
+                override fun flush() {}
+                override fun close() {}
+            })
+        }
+    }
+
+    /** `--ledger FILE` for the next issuer, or nothing. */
+    fun ledgerArgs(): List<String> {
+        clientLogger // initialized with the first issuer
+        return dir?.let { listOf("--ledger", it.resolve("issuer-$pid-${issuers.incrementAndGet()}.ledger").toString()) } ?: emptyList()
+    }
+
+    /** Notes secrets the test typed in itself (API keys). */
+    @JvmStatic
+    fun handed(kind: String, vararg secrets: String) {
+        append("handed.secrets", secrets.joinToString("") { "$kind\t$it\n" })
+    }
+
+    /** A log sink saving each stderr line of a sidecar, or `null`. */
+    fun sink(): Consumer<String>? = dir?.let { Consumer { line -> append("sidecar-$pid.stderr.log", line + "\n") } }
+
+    /** Saves a client's [CodexAuthClient.recentLog] (for the tests that give no log sink). */
+    @JvmStatic
+    fun keepLog(name: String, lines: List<String>) {
+        append("$name-$pid.stderr.log", lines.joinToString("") { it + "\n" })
+    }
+
+    private fun append(file: String, text: String) {
+        val d = dir ?: return
+        synchronized(lock) {
+            val p = d.resolve(file)
+            if (!Files.exists(p)) {
+                Files.createFile(p, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))
+            }
+            Files.writeString(p, text, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.APPEND)
+        }
+    }
+}
+
+/**
  * `codex-auth dev issuer` on a free port, device polls every second. Its first user
  * (ada@example.com, pro, ws-ada) signs in until [nextUser]; [moreUsers] are `EMAIL[:PLAN[:WORKSPACE]]`.
  */
@@ -64,7 +131,7 @@ class Issuer @JvmOverloads constructor(moreUsers: List<String> = emptyList()) : 
         listOf(
             RealParts.codexAuth().toString(), "dev", "issuer", "--addr", "127.0.0.1:0", "--ports", "0",
             "--device-interval", "1", "--user", "$EMAIL:$PLAN:$WORKSPACE",
-        ) + moreUsers.flatMap { listOf("--user", it) },
+        ) + LeakScan.ledgerArgs() + moreUsers.flatMap { listOf("--user", it) },
     ).redirectError(ProcessBuilder.Redirect.DISCARD).start()
 
     val base: String
@@ -154,7 +221,7 @@ class Home : AutoCloseable {
         env() + mapOf("CODEX_AUTH_ISSUER" to issuer.base, "CODEX_AUTH_CALLBACK_PORT" to "0")
 
     fun options(issuer: Issuer, openUrl: ((String) -> Boolean)? = null): CodexAuthOptions =
-        CodexAuthOptions(RealParts.codexAuth(), "JetBrains test", "0.0.0", sidecarEnv(issuer), openUrl)
+        CodexAuthOptions(RealParts.codexAuth(), "JetBrains test", "0.0.0", sidecarEnv(issuer), openUrl, logSink = LeakScan.sink())
 
     /** Runs the real Codex CLI on this home; returns its exit code and stderr. */
     fun codex(vararg args: String): Pair<Int, String> {

@@ -98,6 +98,7 @@ class SessionTest {
     @Test
     fun apiKeyLoginTokenAndLogout() {
         val key = "sk-proj-jetbrains-" + System.nanoTime() + "vwxyz"
+        LeakScan.handed("api_key", key)
         CodexAuthClient.start(home.options(issuer)).use { client ->
             val events = Recorder()
             client.addListener(events)

@@ -43,10 +43,12 @@ class ShadedJarIT {
                         val status = call("read")!!
                         assertNull(status.javaClass.getMethod("getAccount").invoke(status), "signed out")
                         val key = "sk-shaded-" + System.nanoTime()
+                        LeakScan.handed("api_key", key)
                         call("loginWithApiKey", key)
                         val token = call("token")!!
                         assertEquals(key, token.javaClass.getMethod("getValue").invoke(token))
                         call("logout")
+                        LeakScan.keepLog("shaded", (clientClass.getMethod("recentLog").invoke(client) as List<*>).map { it.toString() })
                     }
                     val handle = clientClass.getMethod("processHandle").invoke(client) as ProcessHandle
                     assertTrue(!handle.isAlive, "closed")
