@@ -90,7 +90,7 @@ func runDev(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	fmt.Fprintln(stdout, base)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	log.Info("local issuer listening", "url", base, "client_id", cfg.ClientID, "users", len(cfg.Users))
+	log.Info("local issuer listening", "url", base, "client_id", s.ClientID(), "users", len(cfg.Users))
 	<-ctx.Done()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()

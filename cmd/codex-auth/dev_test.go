@@ -125,6 +125,9 @@ func TestDevIssuerLedger(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr.String())
 	}
+	if want := "client_id=" + localissuer.DefaultClientID; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr does not say %s:\n%s", want, stderr.String())
+	}
 	if fi, err := os.Stat(ledger); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("ledger mode: %v %v, want 0600", fi.Mode().Perm(), err)
 	}

@@ -259,6 +259,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return srv.Shutdown(ctx)
 }
 
+// ClientID is the client id it accepts (Config.ClientID, or Codex's by
+// default).
+func (s *Server) ClientID() string { return s.cfg.ClientID }
+
 // Stats returns a copy of the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
