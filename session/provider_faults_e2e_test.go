@@ -64,6 +64,16 @@ func (f providerFault) outcomeAt(path string) outcome {
 	return f.other
 }
 
+// What the outcomes below rest on, measured against the example
+// provider: a token poll it could not answer (slow, 5xx, reset, a body
+// cut short) is polled again, and an approved device code is redeemed
+// again (it is not spent by a lost answer), so the device login goes on;
+// x/oauth2 reads a token answer sent as text/plain as a form (no
+// access_token: a failure) and any other content type as JSON, while
+// discovery, the keys and the device authorization are read as JSON
+// whatever their content type; a refresh answer need not carry an ID
+// token, a login's must; the example provider rotates refresh tokens and
+// refuses the old one (invalid_grant).
 var providerFaults = []providerFault{
 	{name: "slower than the timeout", fault: oidctest.Fault{Kind: oidctest.FaultLatency, Latency: 2 * time.Second},
 		refresh: failsClean, login: failsClean, devicePoll: succeeds, other: failsClean},
@@ -106,6 +116,15 @@ func (f providerFault) forwarded() bool {
 		return true
 	}
 	return false
+}
+
+// reached: the request under the fault reached the provider (n
+// requests did) exactly when the fault forwards it.
+func (f providerFault) reached(t *testing.T, n int) {
+	t.Helper()
+	if (n > 0) != f.forwarded() {
+		t.Errorf("%d requests reached the provider; want them to exactly when the fault forwards (%v)", n, f.forwarded())
+	}
 }
 
 // saysRedirect: a redirect's error says it was not followed (as Codex's
@@ -323,8 +342,10 @@ func TestProviderFaultsDuringRefresh(t *testing.T) {
 			e.later(10 * time.Second)
 			fl, _ := f.at(oidctest.PathToken)
 			e.px.Arm(fl)
+			hits := e.op.Hits(oidctest.PathToken)
 			tok, err := e.m.Token(t.Context(), true)
 			e.serving(t)
+			f.reached(t, e.op.Hits(oidctest.PathToken)-hits)
 			after := e.record(t)
 			if after == nil || after.Tokens == nil {
 				t.Fatalf("the record is gone after the refresh")
@@ -356,7 +377,7 @@ func TestProviderFaultsDuringRefresh(t *testing.T) {
 
 			// Then, the fault gone.
 			e.later(10 * time.Second)
-			hits := e.op.Hits(oidctest.PathToken)
+			hits = e.op.Hits(oidctest.PathToken)
 			tok2, err := e.m.Token(t.Context(), true)
 			switch f.refresh {
 			case failsClean, succeeds:
@@ -427,8 +448,10 @@ func TestProviderFaultsDuringLogin(t *testing.T) {
 				}
 				beforeRaw := e.stored(t)
 				e.px.Arm(fl)
+				hits := e.op.Hits(path)
 				c := e.browserLogin(t)
 				e.serving(t)
+				f.reached(t, e.op.Hits(path)-hits)
 				if want == succeeds {
 					if r := e.record(t); !c.Success || r == nil || (before != nil && r.Tokens.RefreshToken == before.Tokens.RefreshToken) {
 						t.Fatalf("login = %+v; want the usable answer taken and stored", c)
