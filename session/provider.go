@@ -279,6 +279,8 @@ func (e *ProviderLoginError) Unwrap() []error { return []error{ErrLoginFailed, e
 //   - the caller's cancellation as it is;
 //   - ErrUnavailable (refused, timeouts, 5xx, 429; a failed discovery
 //     too): ErrIssuerUnavailable;
+//   - a redirect (3xx, never followed): ErrIssuerUnavailable and
+//     ErrIssuerRedirect, in a login too;
 //   - access_denied and expired_token: ErrDeviceDenied, ErrDeviceExpired;
 //   - no device grant advertised: ErrDeviceCodeDisabled;
 //   - in a login, any other failure (an answer refusing it, an invalid
@@ -296,6 +298,9 @@ func providerErr(op string, err error, login bool) error {
 		return err
 	case errors.Is(err, oidc.ErrUnavailable):
 		return fmt.Errorf("%w (%s)", ErrIssuerUnavailable, err.Error())
+	case errors.As(err, &pe) && pe.Status/100 == 3:
+		// Never followed (package oidc does not): said as for Codex's issuer.
+		return fmt.Errorf("%w: %w (%s)", ErrIssuerUnavailable, ErrIssuerRedirect, err.Error())
 	case errors.Is(err, oidc.ErrDeviceDenied):
 		return ErrDeviceDenied
 	case errors.Is(err, oidc.ErrDeviceExpired):

@@ -4,6 +4,10 @@
 // (example/server/exampleop and example/server/storage), on 127.0.0.1 and
 // a free port. Browser plays the user on the provider's own pages: it
 // logs in through the login form and approves or denies a device code.
+// StartWithFaults puts a FaultProxy in front of the provider (its URL is
+// the issuer) that fails chosen requests: slow, 5xx, reset, HTML pages,
+// redirects, or the provider's own answer truncated, malformed, under the
+// wrong content type or missing fields.
 //
 // Three things are added to the example, where its storage is meant to be
 // changed: the test clients are allowed the device grant besides code and

@@ -71,7 +71,14 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
-	s := &Server{URL: "http://" + hs.Listener.Addr().String(), srv: hs, hits: map[string]int{}}
+	return start(t, hs, "http://"+hs.Listener.Addr().String())
+}
+
+// start runs the provider on hs (not started yet) with the issuer
+// identifier issuer: hs's own URL, or a proxy's in front of it.
+func start(t testing.TB, hs *httptest.Server, issuer string) *Server {
+	t.Helper()
+	s := &Server{URL: issuer, srv: hs, hits: map[string]int{}}
 	redirects := []string{"http://127.0.0.1" + RedirectPath, "http://[::1]" + RedirectPath}
 	native := storage.NativeClient(PublicClient, redirects...)
 	other := storage.NativeClient(OtherClient, redirects...)

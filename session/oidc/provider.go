@@ -54,7 +54,8 @@ type Config struct {
 	// aud, which is always ClientID.
 	Audience string
 	// HTTP does every request. It must have a Timeout; nil: a client with
-	// DefaultTimeout.
+	// DefaultTimeout. Its CheckRedirect is not used: redirects are never
+	// followed.
 	HTTP *http.Client
 	// Now is the clock for ID token checks (default time.Now).
 	Now func() time.Time
@@ -100,10 +101,14 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 		scopes = append([]string{"openid"}, scopes...)
 	}
 	// slurp applies the timeout itself, around the request and the whole
-	// body, so the client needs none of its own.
+	// body, so the client needs none of its own. A redirect is never
+	// followed, whatever cfg.HTTP's policy: a 307 or 308 would send the
+	// body (a refresh token, a code and its verifier) again to wherever it
+	// points, and any redirect a userinfo request's bearer token on the
+	// same host; the 3xx is the answer (a *ProviderError).
 	hc := &http.Client{
 		Transport:     &slurp{base: cfg.HTTP.Transport, timeout: cfg.HTTP.Timeout},
-		CheckRedirect: cfg.HTTP.CheckRedirect,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Jar:           cfg.HTTP.Jar,
 	}
 	p := &Provider{cfg: cfg, scopes: scopes, http: hc, now: cfg.Now}
