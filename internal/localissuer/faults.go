@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/codex-auth/codex-auth/internal/httpfault"
 )
 
 // FaultKind names what a Fault does.
@@ -252,14 +254,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 		if f.Kind != FaultLatency {
 			continue
 		}
-		t := time.NewTimer(time.Duration(f.Latency))
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		case <-s.closed:
-			t.Stop()
+		if !httpfault.Wait(r.Context(), time.Duration(f.Latency), s.closed) {
 			return
 		}
 	}
@@ -282,9 +277,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 			if st == 0 {
 				st = http.StatusOK
 			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(st)
-			_, _ = io.WriteString(w, "<!doctype html><html><body><h1>Service temporarily unavailable</h1></body></html>\n")
+			httpfault.HTMLPage(w, st)
 			return
 		case FaultRedirect:
 			s.mu.Lock()
@@ -293,7 +286,7 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 			http.Redirect(w, r, "/debug/redirected", http.StatusTemporaryRedirect)
 			return
 		case FaultDrop:
-			dropConnection(w)
+			httpfault.Drop(w)
 			return
 		case FaultHang:
 			select {
@@ -312,77 +305,26 @@ func (s *Server) serveWithFaults(w http.ResponseWriter, r *http.Request, next ht
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(rec, r)
 	body := rec.body.Bytes()
-	truncate := false
+	cut := httpfault.Whole
 	for _, f := range post {
 		switch f.Kind {
 		case FaultSlowAnswer:
-			t := time.NewTimer(time.Duration(f.Latency))
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			case <-s.closed:
-				t.Stop()
+			if !httpfault.Wait(r.Context(), time.Duration(f.Latency), s.closed) {
 				return
 			}
 		case FaultMissingFields:
-			body = removeFields(body, rec.status, f.Fields)
+			fields := f.Fields
+			if len(fields) == 0 {
+				fields = []string{"refresh_token"}
+			}
+			body = httpfault.RemoveFields(body, rec.status, fields)
 		case FaultMalformed:
-			body = []byte(`{"access_token": "not json at all` + "\x00<html>")
+			body = []byte(httpfault.Malformed)
 		case FaultTruncate:
-			truncate = true
+			cut = httpfault.Truncated
 		}
 	}
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(rec.status)
-	if truncate {
-		_, _ = w.Write(body[:len(body)/2])
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		dropConnection(w)
-		return
-	}
-	_, _ = w.Write(body)
-}
-
-// removeFields deletes fields (default refresh_token) from a successful
-// JSON object body.
-func removeFields(body []byte, status int, fields []string) []byte {
-	if status != http.StatusOK {
-		return body
-	}
-	if len(fields) == 0 {
-		fields = []string{"refresh_token"}
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil {
-		return body
-	}
-	for _, f := range fields {
-		delete(m, f)
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return body
-	}
-	return out
-}
-
-// dropConnection closes the connection under w: hijacked on HTTP/1,
-// the stream reset on HTTP/2 (http.ErrAbortHandler).
-func dropConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if c, _, err := hj.Hijack(); err == nil {
-			c.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
+	httpfault.Write(w, rec.header, rec.status, body, cut)
 }
 
 // recorder captures an answer so a fault can rewrite it.

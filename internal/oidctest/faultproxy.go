@@ -2,17 +2,17 @@ package oidctest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/codex-auth/codex-auth/internal/httpfault"
 )
 
 // The provider's endpoint paths, as its discovery document names them
@@ -250,7 +250,7 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, f := range faults {
 		switch f.Kind {
 		case FaultLatency:
-			if !p.hold(r.Context(), f.Latency) {
+			if !httpfault.Wait(r.Context(), f.Latency, p.done) {
 				return
 			}
 		case FaultStatus:
@@ -258,12 +258,10 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"error": "temporarily_unavailable", "error_description": "fault injected by the proxy"})
 			return
 		case FaultReset:
-			reset(w)
+			httpfault.Drop(w)
 			return
 		case FaultHTML:
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.WriteHeader(or(f.Status, http.StatusOK))
-			_, _ = io.WriteString(w, "<!doctype html><html><body><h1>Service temporarily unavailable</h1></body></html>\n")
+			httpfault.HTMLPage(w, or(f.Status, http.StatusOK))
 			return
 		case FaultRedirect:
 			http.Redirect(w, r, PathRedirected, or(f.Status, http.StatusFound))
@@ -278,13 +276,13 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.note(answer)
-	truncate := false
+	cut := httpfault.Whole
 	for _, f := range after {
 		switch f.Kind {
 		case FaultTruncate:
-			truncate = true
+			cut = httpfault.Truncated
 		case FaultMalformed:
-			answer = []byte(`{"access_token": "not json at all` + "\x00<html>")
+			answer = []byte(httpfault.Malformed)
 		case FaultContentType:
 			ct := f.ContentType
 			if ct == "" {
@@ -292,36 +290,10 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			header.Set("Content-Type", ct)
 		case FaultMissingFields:
-			answer = removeFields(answer, status, f.Fields)
+			answer = httpfault.RemoveFields(answer, status, f.Fields)
 		}
 	}
-	for k, v := range header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(answer)))
-	w.WriteHeader(status)
-	if truncate {
-		_, _ = w.Write(answer[:len(answer)/2])
-		if fl, ok := w.(http.Flusher); ok {
-			fl.Flush()
-		}
-		reset(w)
-		return
-	}
-	_, _ = w.Write(answer)
-}
-
-// hold waits d; false when the client gave up or the proxy closed first.
-func (p *FaultProxy) hold(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-	case <-p.done:
-	}
-	return false
+	httpfault.Write(w, header, status, answer, cut)
 }
 
 // forward sends r (with body) to the provider and reads its whole answer.
@@ -348,33 +320,6 @@ func (p *FaultProxy) forward(r *http.Request, body []byte) (int, http.Header, []
 	h := resp.Header.Clone()
 	h.Del("Content-Length")
 	return resp.StatusCode, h, answer, nil
-}
-
-// removeFields deletes fields from a 200 answer's JSON object.
-func removeFields(body []byte, status int, fields []string) []byte {
-	var m map[string]json.RawMessage
-	if status != http.StatusOK || json.Unmarshal(body, &m) != nil {
-		return body
-	}
-	for _, f := range fields {
-		delete(m, f)
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return body
-	}
-	return out
-}
-
-// reset closes the connection under w.
-func reset(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		if c, _, err := hj.Hijack(); err == nil {
-			c.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
