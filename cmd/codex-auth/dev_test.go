@@ -20,24 +20,9 @@ import (
 )
 
 func TestDevIssuerServes(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out, outW := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		// A global --store before dev is accepted (and means nothing to it).
-		done <- run(ctx, []string{"--store", "file", "dev", "issuer", "--addr", "127.0.0.1:0",
-			"--user", "ada@example.com:pro:ws-1", "--fault", "kind=status,path=/oauth/revoke,status=503"},
-			strings.NewReader(""), outW, &stderr, func(string) string { return "" })
-		outW.Close()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the first line: %v (stderr: %s)", err, stderr.String())
-	}
-	go io.Copy(io.Discard, out)
-	base := strings.TrimSpace(line)
+	// A global --store before dev is accepted (and means nothing to it).
+	base, stop := startDevIssuer(t, "--store", "file", "dev", "issuer", "--addr", "127.0.0.1:0",
+		"--user", "ada@example.com:pro:ws-1", "--fault", "kind=status,path=/oauth/revoke,status=503")
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("first line %q, want http://127.0.0.1:PORT", base)
 	}
@@ -66,10 +51,37 @@ func TestDevIssuerServes(t *testing.T) {
 	if resp.StatusCode != 503 {
 		t.Errorf("--fault on /oauth/revoke: status %d, want 503", resp.StatusCode)
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	if code, stderr := stop(); code != 0 {
+		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr)
 	}
+}
+
+// startDevIssuer runs the command line args (a dev issuer) until stop,
+// and returns the base URL it printed first; stop ends it and returns its
+// exit code and stderr.
+func startDevIssuer(t *testing.T, args ...string) (base string, stop func() (int, string)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out, outW := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, args, strings.NewReader(""), outW, &stderr, func(string) string { return "" })
+		outW.Close()
+	}()
+	stop = func() (int, string) {
+		cancel()
+		code := <-done
+		return code, stderr.String()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		code, msg := stop()
+		t.Fatalf("reading the first line: %v (exit code %d, stderr: %s)", err, code, msg)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	t.Cleanup(func() { cancel() })
+	return strings.TrimSpace(line), stop
 }
 
 func TestDevIssuerLedger(t *testing.T) {
@@ -78,22 +90,7 @@ func TestDevIssuerLedger(t *testing.T) {
 	if err := os.WriteFile(ledger, []byte("api_key\tsk-handed-before-0123456789\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out, outW := io.Pipe()
-	var stderr bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"dev", "issuer", "--addr", "127.0.0.1:0", "--ledger", ledger},
-			strings.NewReader(""), outW, &stderr, func(string) string { return "" })
-		outW.Close()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the first line: %v (stderr: %s)", err, stderr.String())
-	}
-	go io.Copy(io.Discard, out)
-	base := strings.TrimSpace(line)
+	base, stop := startDevIssuer(t, "dev", "issuer", "--addr", "127.0.0.1:0", "--ledger", ledger)
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Post(base+"/api/accounts/deviceauth/usercode", "application/json",
 		strings.NewReader(`{"client_id":"`+localissuer.DefaultClientID+`"}`))
@@ -121,12 +118,12 @@ func TestDevIssuerLedger(t *testing.T) {
 	if strings.Contains(string(b), answer.UserCode) {
 		t.Error("the user code is in the ledger")
 	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr.String())
+	code, stderr := stop()
+	if code != 0 {
+		t.Errorf("exit code %d, want 0 (stderr: %s)", code, stderr)
 	}
-	if want := "client_id=" + localissuer.DefaultClientID; !strings.Contains(stderr.String(), want) {
-		t.Errorf("stderr does not say %s:\n%s", want, stderr.String())
+	if want := "client_id=" + localissuer.DefaultClientID; !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say %s:\n%s", want, stderr)
 	}
 	if fi, err := os.Stat(ledger); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("ledger mode: %v %v, want 0600", fi.Mode().Perm(), err)
