@@ -14,10 +14,10 @@
 //     device.go (OpenAI's device code), apikey.go, whoami.go (access
 //     tokens), logout.go.
 //   - refresh.go (one refresh per credential, never beside Codex's) and
-//     ahead.go (refreshing ahead of Codex's window).
+//     refresh_ahead.go (refreshing ahead of Codex's window).
 //   - policy.go (forced_login_method, forced_chatgpt_workspace_id),
-//     classify.go (what a change made elsewhere means), follow.go (the
-//     watcher's changes adopted and notified).
+//     change_verdict.go (what a change made elsewhere means),
+//     external_changes.go (the watcher's changes adopted and notified).
 //   - accounts.go: several accounts (the saved copies kept in step with
 //     the stored record, switching in place, tokens of inactive accounts).
 //   - issuer.go: the seam to the sign-in server.

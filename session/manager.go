@@ -187,7 +187,7 @@ type Manager struct {
 	gen     uint64
 	login   *loginRun
 	refresh refreshState
-	// aheadKick wakes the background refresh (ahead.go) when the record
+	// aheadKick wakes the background refresh (refresh_ahead.go) when the record
 	// changes; nil without Options.BackgroundRefresh.
 	aheadKick chan struct{}
 	// pat caches whoami's answer for the stored personal access token.

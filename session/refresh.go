@@ -14,7 +14,7 @@ import (
 // locks only around the final re-read and write), so our auth.lock keeps
 // our processes apart but not Codex and us. What keeps us from ever being
 // one side of two redemptions of one refresh token:
-//   - we refresh ahead of Codex's window (ahead.go), so a Codex process
+//   - we refresh ahead of Codex's window (refresh_ahead.go), so a Codex process
 //     finds a fresh token and has nothing to refresh;
 //   - a refresh is satisfied, without redeeming, by a token someone else
 //     stored since we last served one, or stored in the last few seconds,
