@@ -460,9 +460,10 @@ func TestAccountsFollowOtherPrograms(t *testing.T) {
 	if err := codex.Replace(t.Context(), store.NewAPIKeyRecord(key)); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, "the Codex login seen", func(evs []any) bool {
-		u, ok := evs[len(evs)-1].(AccountUpdated)
-		return ok && u.AuthMode == store.AuthModeAPIKey
+	rec.waitFor(t, "the Codex login seen, and the list after it", func(evs []any) bool {
+		u := ofType[AccountUpdated](evs)
+		l := ofType[AccountList](evs)
+		return len(u) > 0 && u[len(u)-1].AuthMode == store.AuthModeAPIKey && len(l) > 0 && len(l[len(l)-1].Accounts) == 2
 	})
 	l := accountsOf(t, m)
 	if active, all := emails(l); active != store.MaskAPIKey(key) || len(all) != 2 {
@@ -471,9 +472,10 @@ func TestAccountsFollowOtherPrograms(t *testing.T) {
 	if _, err := codex.Delete(t.Context()); err != nil { // codex logout
 		t.Fatal(err)
 	}
-	rec.waitFor(t, "the Codex logout seen", func(evs []any) bool {
-		u, ok := evs[len(evs)-1].(AccountUpdated)
-		return ok && u.AuthMode == ""
+	rec.waitFor(t, "the Codex logout seen, and the list after it", func(evs []any) bool {
+		u := ofType[AccountUpdated](evs)
+		l := ofType[AccountList](evs)
+		return len(u) > 0 && u[len(u)-1].AuthMode == "" && len(l) > 0 && l[len(l)-1].ActiveID == ""
 	})
 	l = accountsOf(t, m)
 	if active, all := emails(l); active != "" || !cmp.Equal(all, []string{"ada@example.com"}) {
