@@ -90,7 +90,8 @@ H.case(':help codex_auth: the help file has tags for every command and function'
   vim.opt.runtimepath:prepend(copy)
   for _, tag in ipairs({ 'codex_auth', ':CodexLogin', ':CodexStatus', ':CodexLogout', 'codex_auth.setup()',
     'codex_auth.status()', 'codex_auth.login()', 'codex_auth.logout()', 'codex_auth.token()',
-    'codex_auth.statusline()', 'CodexAuthChanged', 'codex_auth-health' }) do
+    'codex_auth.statusline()', 'codex_auth.cached_accounts()', 'CodexAuthChanged', 'CodexAccountsChanged',
+    'codex_auth-health' }) do
     vim.cmd('help ' .. tag)
     H.eq(vim.fn.expand('%:t'), 'codex_auth.txt', ':help ' .. tag)
     vim.cmd('helpclose')

@@ -51,7 +51,7 @@ save_logs() {
 	for f in "$work"/*.stderr; do
 		if [[ -f "$f" ]]; then install -m 600 "$f" "$scan/nvim-$(basename "$f")"; fi
 	done
-	for name in offline e2e accounts; do
+	for name in offline e2e accounts accounts_updated; do
 		if [[ -d "$work/$name" ]]; then
 			while IFS= read -r -d '' f; do
 				install -m 600 "$f" "$scan/$name-$(basename "$f")"
@@ -75,7 +75,8 @@ results="$work/results"
 
 # The local issuer; its first stdout line is its base URL.
 mkfifo "$work/issuer.out"
-# Two users: dev@example.com signs in until accounts.lua picks bob (it runs last).
+# Two users: dev@example.com signs in until accounts.lua picks bob (accounts.lua
+# and accounts_updated.lua, which run last, pick each user before signing in).
 "$CODEX_AUTH_BIN" dev issuer --addr 127.0.0.1:0 --ports 0 --device-interval 1 "${ledger[@]}" \
 	--user dev@example.com --user bob@example.com:team:ws-bob \
 	>"$work/issuer.out" 2>"$work/issuer.log" &
@@ -125,6 +126,7 @@ run_nvim() {
 run_nvim offline "$(new_home offline)" offline.lua
 run_nvim e2e "$(new_home e2e)" e2e.lua
 run_nvim accounts "$(new_home accounts)" accounts.lua
+run_nvim accounts_updated "$(new_home accounts_updated)" accounts_updated.lua
 
 # After Neovim exits (VimLeavePre), its sidecar is gone.
 pidfile="$work/e2e.pid"

@@ -102,27 +102,34 @@ local function message(err)
 end
 M.message = message
 
+--- An accountSession/* result, checked and cached unless an
+--- accountSession/updated came after the request was sent (pushed:
+--- state.accounts_pushed when it was).
+local function replied(pushed, result)
+  local list = M.checked(result)
+  state.accounts_replied(pushed, list)
+  return list
+end
+
 --- callback(err, list) with the saved accounts.
 function M.list(callback)
+  local pushed = state.accounts_pushed
   client.request('accountSession/list', vim.empty_dict(), function(err, result)
     if err then
       return callback(message(err), nil)
     end
-    local list = M.checked(result)
-    state.set_accounts(list)
-    callback(nil, list)
+    callback(nil, replied(pushed, result))
   end)
 end
 
 --- The saved accounts, waiting at most timeout_ms: list, or nil and err.
 function M.list_sync(timeout_ms)
+  local pushed = state.accounts_pushed
   local result, err = client.request_sync('accountSession/list', vim.empty_dict(), timeout_ms)
   if err then
     return nil, message(err)
   end
-  local list = M.checked(result)
-  state.set_accounts(list)
-  return list
+  return replied(pushed, result)
 end
 
 local function find_active(list)
@@ -135,6 +142,7 @@ end
 
 local function switch_to(account, callback)
   state.switching = state.switching + 1
+  local pushed = state.accounts_pushed
   client.request('accountSession/switch', { sessionId = account }, function(err, result)
     state.switching = state.switching - 1
     if err then
@@ -149,8 +157,7 @@ local function switch_to(account, callback)
       end
       return
     end
-    local list = M.checked(result)
-    state.set_accounts(list)
+    local list = replied(pushed, result)
     local now = find_active(list)
     auth.notify('now using ' .. (now and M.label(now) or tostring(account)) .. ' (here, in the other editors and the Codex CLI)',
       L.INFO)
@@ -232,7 +239,9 @@ end
 --- active one as a plain logout). account: a session id, or an email only
 --- one saved account has. callback(err, list).
 function M.logout(account, callback)
-  client.request('accountSession/logout', { sessionId = M.resolve(account) }, function(err, result)
+  local id = M.resolve(account)
+  local pushed = state.accounts_pushed
+  client.request('accountSession/logout', { sessionId = id }, function(err, result)
     if err then
       local msg = message(err)
       auth.notify('sign-out failed: ' .. msg, L.ERROR)
@@ -241,8 +250,7 @@ function M.logout(account, callback)
       end
       return
     end
-    local list = M.checked(result)
-    state.set_accounts(list)
+    local list = replied(pushed, result)
     auth.notify('signed out of ' .. tostring(account), L.INFO)
     auth.refresh()
     if callback then

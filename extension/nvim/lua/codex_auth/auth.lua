@@ -31,6 +31,7 @@ local early = {}
 -- from accountSession/list (nil from a codex-auth without it); then(status)
 -- optional, called after the read.
 function M.refresh(after)
+  local pushed = state.accounts_pushed
   client.request('account/read', vim.empty_dict(), function(err, result)
     if not err and result then
       state.set_status(result)
@@ -41,7 +42,7 @@ function M.refresh(after)
   end)
   client.request('accountSession/list', vim.empty_dict(), function(err, result)
     if not err then
-      state.set_accounts(require('codex_auth.accounts').checked(result))
+      state.accounts_replied(pushed, require('codex_auth.accounts').checked(result))
     elseif err.code == -32601 then
       state.set_accounts(nil)
     end
@@ -239,6 +240,13 @@ function M.on_notification(method, params)
   if method == 'account/updated' then
     state.updated(params)
     M.refresh()
+  elseif method == 'accountSession/updated' then
+    -- The saved accounts after a change, whoever made it (an inactive
+    -- account signed out by the CLI is told by nothing else). Params
+    -- without a list are no list: the last one stays.
+    if type(params.sessions) == 'table' then
+      state.accounts_updated(require('codex_auth.accounts').checked(params))
+    end
   elseif method == 'account/login/completed' then
     local login = active[params.loginId]
     if login then

@@ -99,21 +99,36 @@ function M.switch(account, callback)
   accounts.switch(account, callback)
 end
 
-local statusline_started = false
+local background_started = false
 
---- A short string: the email, 'API key', 'signed out' or a warning; ''
---- until the state is known. Never blocks; the first call starts the
---- sidecar in the background.
-function M.statusline()
-  if not statusline_started then
-    statusline_started = true
+-- The first call starts the sidecar in the background.
+local function start_once()
+  if not background_started then
+    background_started = true
     if client.state == 'stopped' then
       vim.schedule(function()
         client.start()
       end)
     end
   end
+end
+
+--- A short string: the email, 'API key', 'signed out' or a warning; ''
+--- until the state is known. Never blocks; the first call starts the
+--- sidecar in the background.
+function M.statusline()
+  start_once()
   return state.statusline()
+end
+
+--- The last known saved accounts (a copy, as accounts() gives them),
+--- kept up to date by the sidecar's accountSession/updated; nil until
+--- known (or from a codex-auth that keeps one account). Never blocks; the
+--- first call starts the sidecar in the background. User
+--- CodexAccountsChanged fires when it changes.
+function M.cached_accounts()
+  start_once()
+  return vim.deepcopy(state.accounts)
 end
 
 --- The sign-in :CodexLogin uses without an argument ('browser' or 'device').

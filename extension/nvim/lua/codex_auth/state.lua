@@ -1,5 +1,6 @@
 -- The last known account state (and saved accounts), what the statusline
--- shows, and the `User CodexAuthChanged` event fired on every change.
+-- shows, and the events fired on every change: `User CodexAuthChanged`
+-- (anything shown) and `User CodexAccountsChanged` (the saved accounts).
 
 local M = {}
 
@@ -11,9 +12,15 @@ M.warning = nil
 -- Why the sidecar is not running (binary missing, it failed to start or
 -- exited): shown before anything else, cleared once it is ready.
 M.fault = nil
--- The last accountSession/list result (nil until known, or from a
--- codex-auth that keeps one account).
+-- The last known saved accounts: accountSession/updated's params or an
+-- accountSession/* result, checked (nil until known, or from a codex-auth
+-- that keeps one account).
 M.accounts = nil
+-- accountSession/updated notifications received. A reply to a request
+-- sent before the last one is no newer than it (notifications come in
+-- order, every reply after the notifications sent before it), so such a
+-- reply does not replace it.
+M.accounts_pushed = 0
 -- Switches made here still in flight (their accountChanged is no news).
 M.switching = 0
 
@@ -27,6 +34,19 @@ local function accounts_key()
     table.insert(ids, a.sessionId .. (a.needsLogin and '!' or '') .. (a.forbidden and '#' or ''))
   end
   return table.concat(ids, ',')
+end
+
+-- Everything an account list shows but lastUsedAt (a use alone is no
+-- change); vim.inspect sorts the keys.
+local function list_key(l)
+  if not l then
+    return 'nil'
+  end
+  local copy = vim.deepcopy(l)
+  for _, a in ipairs(copy.sessions) do
+    a.lastUsedAt = nil
+  end
+  return vim.inspect(copy)
 end
 
 local function key(status, warning)
@@ -48,6 +68,14 @@ local function fire()
   local opts = { pattern = 'CodexAuthChanged', modeline = false }
   if vim.fn.has('nvim-0.8') == 1 then
     opts.data = { status = M.status, warning = M.warning, accounts = M.accounts }
+  end
+  pcall(vim.api.nvim_exec_autocmds, 'User', opts)
+end
+
+local function fire_accounts()
+  local opts = { pattern = 'CodexAccountsChanged', modeline = false }
+  if vim.fn.has('nvim-0.8') == 1 then
+    opts.data = { accounts = vim.deepcopy(M.accounts) }
   end
   pcall(vim.api.nvim_exec_autocmds, 'User', opts)
 end
@@ -95,12 +123,31 @@ function M.updated(params)
   apply(status, nil)
 end
 
---- The saved accounts (accountSession/list's result), or nil.
+--- The saved accounts (checked: accounts.checked), or nil. Fires
+--- CodexAuthChanged when what it shows changed, then CodexAccountsChanged
+--- when the list changed in anything but lastUsedAt.
 function M.set_accounts(list)
-  local before = key(M.status, M.warning)
+  local before, before_list = key(M.status, M.warning), list_key(M.accounts)
   M.accounts = list
   if key(M.status, M.warning) ~= before then
     fire()
+  end
+  if list_key(M.accounts) ~= before_list then
+    fire_accounts()
+  end
+end
+
+--- The saved accounts an accountSession/updated brought (checked).
+function M.accounts_updated(list)
+  M.accounts_pushed = M.accounts_pushed + 1
+  M.set_accounts(list)
+end
+
+--- The saved accounts of a reply to a request sent when accounts_pushed
+--- was pushed: kept unless an accountSession/updated came since.
+function M.accounts_replied(pushed, list)
+  if M.accounts_pushed == pushed then
+    M.set_accounts(list)
   end
 end
 
