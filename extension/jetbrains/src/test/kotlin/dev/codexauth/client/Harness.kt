@@ -226,8 +226,12 @@ class Home : AutoCloseable {
     /** Runs the real Codex CLI on this home; returns its exit code and stderr. */
     fun codex(vararg args: String): Pair<Int, String> = run(RealParts.codex(), env(), args)
 
-    /** Runs `codex-auth` as a command (not `serve`) on this home with [issuer]; returns its exit code and stderr. */
-    fun codexAuth(issuer: Issuer, vararg args: String): Pair<Int, String> = run(RealParts.codexAuth(), sidecarEnv(issuer), args)
+    /**
+     * Runs `codex-auth` as a command (not `serve`) on this home with [issuer]; returns its exit code
+     * and stderr, which the leak scan also gets.
+     */
+    fun codexAuth(issuer: Issuer, vararg args: String): Pair<Int, String> =
+        run(RealParts.codexAuth(), sidecarEnv(issuer), args).also { (_, err) -> LeakScan.keepLog("cli", err.lines()) }
 
     private fun run(binary: Path, vars: Map<String, String>, args: Array<out String>): Pair<Int, String> {
         val pb = ProcessBuilder(listOf(binary.toString()) + args)
