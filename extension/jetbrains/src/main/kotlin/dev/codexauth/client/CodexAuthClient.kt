@@ -157,7 +157,10 @@ class CodexAuthClient private constructor(
 
     // ---- saved accounts -------------------------------------------------------------------------
 
-    /** `accountSession/list`: the saved accounts, the most recently used first. */
+    /**
+     * `accountSession/list`: the saved accounts, the most recently used first. To follow changes,
+     * [CodexAuthListener.onAccountsUpdated] gets the new list after each (`accountSession/updated`).
+     */
     fun listAccounts(): CompletableFuture<AccountSessionList> =
         call({ it.accountList(JsonObject()) }, ::accountSessionList)
 
@@ -311,6 +314,11 @@ class CodexAuthClient private constructor(
             events.execute { listeners.forEach { safely { it.onAccountUpdated(u) } } }
         }
 
+        override fun accountSessionUpdated(params: JsonObject) {
+            val list = accountSessionList(params)
+            events.execute { listeners.forEach { safely { it.onAccountsUpdated(list) } } }
+        }
+
         override fun loginCompleted(params: JsonObject) {
             val id = params.string("loginId") ?: return
             val r = LoginResult(id, params.bool("success") ?: false, params.string("error"))
@@ -385,7 +393,10 @@ class CodexAuthClient private constructor(
             else -> AccessToken(type, r.required("accessToken", "account/token"), r.instant("expiresAt"), r.string("accountId"))
         }
 
-    /** A list whose entries lack a session id are dropped; an active id not in the list reads as none. */
+    /**
+     * The `accountSession/list` result, also `accountSession/updated`'s params. Entries lacking a
+     * session id are dropped; an active id not in the list reads as none.
+     */
     private fun accountSessionList(r: JsonObject): AccountSessionList {
         val sessions = r.objects("sessions").mapNotNull { s ->
             val id = s.string("sessionId")?.takeIf { it.isNotEmpty() } ?: return@mapNotNull null

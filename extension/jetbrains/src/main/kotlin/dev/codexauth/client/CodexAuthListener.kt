@@ -10,6 +10,16 @@ interface CodexAuthListener {
     /** The account changed, whoever changed it (this editor, another, the Codex CLI). */
     fun onAccountUpdated(update: AccountUpdate) {}
 
+    /**
+     * The saved accounts changed, whoever changed them (this editor, another, the Codex CLI or
+     * `codex-auth` in a shell): an account added, removed (a logout or forget of an inactive one
+     * too), made active, or changed (`needsLogin`, `forbidden`, email, name, plan, workspace).
+     * [accounts] is the whole list after the change, as [CodexAuthClient.listAccounts] would answer;
+     * it follows the [onAccountUpdated] of the same change. Never called with the `ephemeral` store
+     * or an OpenID provider, which keep no saved accounts.
+     */
+    fun onAccountsUpdated(accounts: AccountSessionList) {}
+
     /** A login attempt ended. */
     fun onLoginCompleted(result: LoginResult) {}
 

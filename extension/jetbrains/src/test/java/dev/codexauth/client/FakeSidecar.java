@@ -23,7 +23,9 @@ import java.util.Locale;
  * <li>{@code incompatible}: answers initialize with -32019, as a binary of protocol 2 does;</li>
  * <li>{@code race}: sends a login's account/login/completed before the account/login/start reply;</li>
  * <li>{@code stubborn}: never answers shutdown, ignores exit and the end of its stdin;</li>
- * <li>{@code crash}: exits with code 3 on account/read, without answering.</li>
+ * <li>{@code crash}: exits with code 3 on account/read, without answering;</li>
+ * <li>{@code lists}: before answering account/read, sends accountSession/updated with malformed
+ * entries, then one with no list at all.</li>
  * </ul>
  * It writes its pid to $FAKE_PID_FILE when set.
  */
@@ -71,6 +73,17 @@ public final class FakeSidecar {
                         System.err.println("fake: crashing on account/read");
                         System.exit(3);
                     }
+                    if (mode.equals("lists")) {
+                        notify("accountSession/updated", "{\"activeSessionId\":\"gone\",\"sessions\":["
+                                + "{\"sessionId\":\"s-1\",\"type\":\"chatgpt\",\"email\":\"a@example.com\",\"needsLogin\":true,"
+                                + "\"lastUsedAt\":\"2030-01-02T03:04:05Z\",\"forbidden\":\"not allowed here\","
+                                + "\"workspaces\":[{\"accountId\":\"ws-1\",\"name\":\"One\"},{\"name\":\"no id\"}]},"
+                                + "{\"type\":\"apiKey\",\"apiKeyHint\":\"sk-***nosid\"},"
+                                + "{\"sessionId\":\"\",\"type\":\"apiKey\"},"
+                                + "\"not an object\","
+                                + "{\"sessionId\":\"s-2\",\"type\":\"apiKey\",\"needsLogin\":\"yes\",\"lastUsedAt\":\"yesterday\"}]}");
+                        notify("accountSession/updated", "{\"activeSessionId\":7,\"sessions\":\"not an array\"}");
+                    }
                     reply(id, JsonParser.parseString("{\"account\":null,\"requiresOpenaiAuth\":true,"
                             + "\"store\":{\"mode\":\"file\",\"location\":\"/nowhere/auth.json\"},"
                             + "\"policy\":{\"forcedLoginMethod\":null,\"forcedWorkspaceIds\":[]}}"));
@@ -91,6 +104,14 @@ public final class FakeSidecar {
                     }
             }
         }
+    }
+
+    private static void notify(String method, String params) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("jsonrpc", "2.0");
+        o.addProperty("method", method);
+        o.add("params", JsonParser.parseString(params));
+        write(o);
     }
 
     private static void reply(JsonElement id, JsonElement result) throws IOException {

@@ -29,13 +29,22 @@ class JavaApiTest {
             // @JvmOverloads: binary, name, version, environment; no openUrl.
             CodexAuthOptions options = new CodexAuthOptions(RealParts.INSTANCE.codexAuth(), "Java plugin", "1.2.3", env);
             CompletableFuture<AccountUpdate> signedIn = new CompletableFuture<>();
+            CompletableFuture<AccountSessionList> saved = new CompletableFuture<>();
             try (CodexAuthClient client = CodexAuthClient.start(options)) {
-                // Only one method overridden: the others are real Java default methods.
+                // Two methods overridden: the others are real Java default methods.
                 CodexAuthListener listener = new CodexAuthListener() {
                     @Override
                     public void onAccountUpdated(AccountUpdate update) {
                         if ("apikey".equals(update.getAuthMode())) {
                             signedIn.complete(update);
+                        }
+                    }
+
+                    @Override
+                    public void onAccountsUpdated(AccountSessionList accounts) {
+                        AccountSession active = accounts.getActive();
+                        if (active != null && AccountSession.API_KEY.equals(active.getType())) {
+                            saved.complete(accounts);
                         }
                     }
                 };
@@ -53,6 +62,10 @@ class JavaApiTest {
                 Account account = await(client.read()).getAccount();
                 assertEquals(Account.API_KEY, account.getType());
                 assertEquals("sk-proj-***abcde", account.getApiKeyHint());
+                AccountSessionList accounts = await(saved);
+                assertEquals(1, accounts.getSessions().size());
+                assertEquals("sk-proj-***abcde", accounts.getActive().getApiKeyHint());
+                assertFalse(accounts.toString().contains(key), "the list holds no secret");
 
                 AccessToken token = await(client.token());
                 assertEquals(key, token.getValue());

@@ -169,6 +169,48 @@ class AccountsTest {
         }
     }
 
+    @Test
+    fun anInactiveAccountLoggedOutInAShellReachesTheListener() {
+        Home().use { home ->
+            CodexAuthClient.start(home.options(issuer)).use { client ->
+                val recorder = Recorder()
+                client.addListener(recorder)
+                deviceLogin(client, Issuer.EMAIL)
+                deviceLogin(client, BOB)
+                val both = client.listAccounts().await()
+                val ada = both.sessions.single { it.email == Issuer.EMAIL }
+                val bob = both.sessions.single { it.email == BOB }
+                assertEquals(bob.sessionId, both.activeSessionId, "bob, signed in last, is active")
+
+                // A login is told to the editor that made it too, after its account/updated.
+                recorder.next(Recorder.Updated::class.java, "account/updated for bob's login") { it.update.email == BOB }
+                val afterLogin = recorder.next(Recorder.Listed::class.java, "accountSession/updated after bob's login") {
+                    it.accounts.activeSessionId == bob.sessionId
+                }.accounts
+                assertEquals(setOf(ada.sessionId, bob.sessionId), afterLogin.sessions.map { it.sessionId }.toSet(), "both saved: $afterLogin")
+                assertEquals(BOB, afterLogin.active?.email)
+                assertEquals(listOf("ws-bob"), afterLogin.active?.workspaces?.map { it.accountId }, "parsed as the list is")
+
+                // Another process logs out the inactive one: nothing about the active account changes,
+                // yet the list does, and the listener gets it.
+                val mark = recorder.drain().size
+                val (code, out) = home.codexAuth(issuer, "logout", "--account", Issuer.EMAIL)
+                assertEquals(0, code, "codex-auth logout --account: $out")
+                assertTrue(out.contains("Successfully logged out"), "codex-auth logout --account: $out")
+                assertFalse(Files.exists(home.savedCopy(ada.sessionId)), "ada's saved copy removed")
+                val left = recorder.next(Recorder.Listed::class.java, "accountSession/updated without ada") {
+                    it.accounts.find(ada.sessionId) == null
+                }.accounts
+                assertEquals(listOf(bob.sessionId), left.sessions.map { it.sessionId }, "only bob left: $left")
+                assertEquals(bob.sessionId, left.activeSessionId, "bob still active")
+                assertEquals(left, client.listAccounts().await(), "the notification carries accountSession/list's result")
+                val since = recorder.drain().drop(mark)
+                assertTrue(since.none { it is Recorder.Invalidated }, "the active session is not invalidated: $since")
+                assertEquals(BOB, client.read().await().account?.email)
+            }
+        }
+    }
+
     private companion object {
         const val BOB = "bob@example.com"
     }

@@ -1,5 +1,6 @@
 package dev.codexauth.client
 
+import dev.codexauth.client.coroutines.accountSessionUpdates
 import dev.codexauth.client.coroutines.accountUpdates
 import dev.codexauth.client.coroutines.completionAwait
 import dev.codexauth.client.coroutines.loginWithApiKeyAwait
@@ -32,9 +33,13 @@ class CoroutinesTest {
                             assertNull(client.readAwait().account)
 
                             val update = async(start = CoroutineStart.UNDISPATCHED) { client.accountUpdates().first { it.authMode == "apikey" } }
-                            yield() // runBlocking's one thread: the flow's listener is registered before the login is sent
+                            val saved = async(start = CoroutineStart.UNDISPATCHED) {
+                                client.accountSessionUpdates().first { it.active?.type == AccountSession.API_KEY }
+                            }
+                            yield() // runBlocking's one thread: the flows' listeners are registered before the login is sent
                             client.loginWithApiKeyAwait(("sk-coroutines-" + System.nanoTime()).also { LeakScan.handed("api_key", it) })
                             assertEquals("apikey", update.await().authMode)
+                            assertEquals(listOf(AccountSession.API_KEY), saved.await().sessions.map { it.type }, "the key saved")
                             assertEquals(Account.API_KEY, client.tokenAwait().type)
 
                             val login = client.loginWithDeviceCodeAwait()

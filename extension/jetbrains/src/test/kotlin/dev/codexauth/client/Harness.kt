@@ -224,19 +224,28 @@ class Home : AutoCloseable {
         CodexAuthOptions(RealParts.codexAuth(), "JetBrains test", "0.0.0", sidecarEnv(issuer), openUrl, logSink = LeakScan.sink())
 
     /** Runs the real Codex CLI on this home; returns its exit code and stderr. */
-    fun codex(vararg args: String): Pair<Int, String> {
-        val pb = ProcessBuilder(listOf(RealParts.codex().toString()) + args)
+    fun codex(vararg args: String): Pair<Int, String> = run(RealParts.codex(), env(), args)
+
+    /**
+     * Runs `codex-auth` as a command (not `serve`) on this home with [issuer]; returns its exit code
+     * and stderr, which the leak scan also gets.
+     */
+    fun codexAuth(issuer: Issuer, vararg args: String): Pair<Int, String> =
+        run(RealParts.codexAuth(), sidecarEnv(issuer), args).also { (_, err) -> LeakScan.keepLog("cli", err.lines()) }
+
+    private fun run(binary: Path, vars: Map<String, String>, args: Array<out String>): Pair<Int, String> {
+        val pb = ProcessBuilder(listOf(binary.toString()) + args)
         val env = pb.environment()
         val keep = setOf("PATH", "TMPDIR", "LANG", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
         env.keys.retainAll(keep)
-        env.putAll(env())
+        env.putAll(vars)
         pb.redirectOutput(ProcessBuilder.Redirect.DISCARD)
         val p = pb.start()
         p.outputStream.close()
         val err = CompletableFuture.supplyAsync { String(p.errorStream.readAllBytes(), StandardCharsets.UTF_8) }
         if (!p.waitFor(WAIT.seconds, TimeUnit.SECONDS)) {
             p.destroyForcibly()
-            throw AssertionError("codex ${args.joinToString(" ")} did not finish within $WAIT")
+            throw AssertionError("${binary.fileName} ${args.joinToString(" ")} did not finish within $WAIT")
         }
         return p.exitValue() to err.await()
     }
@@ -257,6 +266,7 @@ fun browse(url: String): Boolean {
 class Recorder : CodexAuthListener {
     sealed interface Event
     data class Updated(val update: AccountUpdate) : Event
+    data class Listed(val accounts: AccountSessionList) : Event
     data class Completed(val result: LoginResult) : Event
     data class Invalidated(val reason: String, val message: String) : Event
     data class Exited(val code: Int) : Event
@@ -265,6 +275,7 @@ class Recorder : CodexAuthListener {
     private val seen = mutableListOf<Event>()
 
     override fun onAccountUpdated(update: AccountUpdate) { queue.add(Updated(update)) }
+    override fun onAccountsUpdated(accounts: AccountSessionList) { queue.add(Listed(accounts)) }
     override fun onLoginCompleted(result: LoginResult) { queue.add(Completed(result)) }
     override fun onSessionInvalidated(reason: String, message: String) { queue.add(Invalidated(reason, message)) }
     override fun onProcessExited(exitCode: Int) { queue.add(Exited(exitCode)) }

@@ -3,6 +3,7 @@ package dev.codexauth.client
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.assertThrows
 import java.nio.file.Files
 import java.nio.file.Path
 import java.nio.file.attribute.PosixFilePermissions
+import java.time.Instant
 import java.util.Comparator
 import java.util.concurrent.ExecutionException
 import java.util.concurrent.TimeUnit
@@ -91,6 +93,29 @@ class StandInTest {
         assertFalse(handle.isAlive, "close() destroyed the process")
         assertTrue(took < 10_000, "close() took $took ms")
         assertGone("after close()")
+    }
+
+    @Test
+    fun malformedAccountListsAreReadLeniently() {
+        CodexAuthClient.start(standIn("lists")).use { client ->
+            val events = Recorder()
+            client.addListener(events)
+            client.read().await() // a reply is written after the notifications sent before it
+            val first = events.next(Recorder.Listed::class.java, "the first accountSession/updated").accounts
+            assertEquals(listOf("s-1", "s-2"), first.sessions.map { it.sessionId }, "entries without a session id dropped: $first")
+            assertNull(first.activeSessionId, "an active id not in the list reads as none")
+            val one = first.sessions[0]
+            assertEquals("a@example.com", one.email)
+            assertTrue(one.needsLogin)
+            assertEquals("not allowed here", one.forbidden)
+            assertEquals(Instant.parse("2030-01-02T03:04:05Z"), one.lastUsedAt)
+            assertEquals(listOf(Workspace("ws-1", "One", null, null)), one.workspaces, "a workspace without an id dropped")
+            val two = first.sessions[1]
+            assertFalse(two.needsLogin, "a needsLogin that is not a boolean reads as false")
+            assertNull(two.lastUsedAt, "a lastUsedAt that is not a time reads as none")
+            val second = events.next(Recorder.Listed::class.java, "the second accountSession/updated").accounts
+            assertEquals(AccountSessionList(null, emptyList()), second, "no list reads as an empty one")
+        }
     }
 
     @Test

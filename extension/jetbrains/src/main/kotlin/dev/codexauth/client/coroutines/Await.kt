@@ -19,6 +19,7 @@ import dev.codexauth.client.PendingLogin
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.flow.conflate
 import kotlinx.coroutines.future.await
 
 /** [CodexAuthClient.read]. */
@@ -73,3 +74,18 @@ fun CodexAuthClient.accountUpdates(): Flow<AccountUpdate> = callbackFlow {
     })
     awaitClose { handle.close() }
 }
+
+/**
+ * The saved accounts' list after every change from now on (`accountSession/updated`), while
+ * collected (an account picker's feed). Conflated: a slow collector skips to the latest list. It
+ * starts with the next change: for the list as it is now, call [listAccountsAwait] once collecting
+ * has started, so that no change falls in between.
+ */
+fun CodexAuthClient.accountSessionUpdates(): Flow<AccountSessionList> = callbackFlow {
+    val handle = addListener(object : CodexAuthListener {
+        override fun onAccountsUpdated(accounts: AccountSessionList) {
+            trySend(accounts)
+        }
+    })
+    awaitClose { handle.close() }
+}.conflate()

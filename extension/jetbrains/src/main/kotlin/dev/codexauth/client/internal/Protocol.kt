@@ -66,6 +66,9 @@ internal interface EditorEndpoint {
     @JsonNotification("account/sessionInvalidated")
     fun sessionInvalidated(params: JsonObject)
 
+    @JsonNotification("accountSession/updated")
+    fun accountSessionUpdated(params: JsonObject)
+
     @JsonRequest("window/showDocument")
     fun showDocument(params: JsonObject): CompletableFuture<JsonObject>
 }
