@@ -3,7 +3,8 @@
 // accountSession/updated tells the extension, which fires
 // onDidChangeSessions with what changed (an inactive account logged out
 // with `codex-auth logout --account` in a shell is removed) and nothing for
-// a use of an account (account/token {sessionId} in another sidecar).
+// a use of an account (account/token {sessionId} in another sidecar); the
+// status bar and an open switch pick follow.
 // The cases run in order on one CODEX_HOME.
 
 import { after, before, describe, it } from 'node:test';
@@ -158,6 +159,21 @@ const found = realPartsTest({ codex: false });
 			assert.ok(seen?.lastUsedAt, 'the use is recorded');
 			await provider().getSessions([]);
 
+			// The switch pick, open meanwhile, lists both.
+			let pick: { items: { label: string }[] } | undefined;
+			let dismiss: () => void = () => {};
+			const opened = new Promise<void>((ready) => {
+				stub.respondQuickPick = (_items, _opts, p) => {
+					pick = p;
+					ready();
+					return new Promise((answer) => (dismiss = () => answer(undefined)));
+				};
+			});
+			const switching = stub.commands.get('codexAuth.switchAccount')!();
+			await opened;
+			const labels = () => pick!.items.map((i) => i.label);
+			assert.deepEqual(labels(), [`$(check) ${BOB}`, `$(account) ${ADA}`, '$(add) Add another account…'], 'the open pick lists both');
+
 			// Then a change: the inactive ada logged out in a shell.
 			const r = cli('logout', '--account', ADA);
 			assert.equal(r.status, 0, `codex-auth logout --account ${ADA}: ${r.stderr}`);
@@ -170,6 +186,10 @@ const found = realPartsTest({ codex: false });
 			assert.deepEqual(removed.added ?? [], [], 'nothing added');
 			assert.deepEqual(removed.changed ?? [], [], 'nothing changed: bob stays active');
 			assert.equal(events.length, 1, `one event (the removal), none for the uses: ${JSON.stringify(events.map((e) => ({ added: e.added?.length, removed: e.removed?.length, changed: e.changed?.length })))}`);
+			await waitUntil([stub.quickPickEmitter.event], () => !labels().some((l) => l.includes(ADA)), 'the open pick to drop ada');
+			assert.deepEqual(labels(), [`$(check) ${BOB}`, '$(add) Add another account…'], 'the open pick lists bob alone');
+			dismiss();
+			assert.equal(await switching, false, 'dismissed: no switch');
 		} finally {
 			sub.dispose();
 		}
