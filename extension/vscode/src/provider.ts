@@ -224,6 +224,12 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 						void this.sync();
 						break;
 					case 'accountSession/updated':
+						if (!Array.isArray(n.params?.sessions)) {
+							// Not the list: read it instead of taking every account for gone.
+							this.log.warn('accountSession/updated without a sessions list: reading the saved accounts instead');
+							void this.sync();
+							break;
+						}
 						this.pushed = { list: checkedList(n.params), seq: ++this.pushes };
 						this.multi = true;
 						void this.sync();
