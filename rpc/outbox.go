@@ -7,14 +7,16 @@ import (
 )
 
 // outboxBacklog is how many notifications may wait before account/updated
-// is coalesced: below it the editor is reading, and it hears every one.
+// and accountSession/updated are coalesced: below it the editor is
+// reading, and it hears every one.
 const outboxBacklog = 8
 
 // outbox sends the server's notifications in order on a goroutine of its
 // own, so that the session never waits for an editor that stops reading
 // stdout. While notifications back up (outboxBacklog waiting), a new
-// account/updated replaces those still waiting (the latest state wins,
-// told last); account/login/completed and account/sessionInvalidated are
+// account/updated replaces the account/updated still waiting, and a new
+// accountSession/updated the accountSession/updated (the latest state
+// wins, told last); account/login/completed and account/sessionInvalidated are
 // never dropped. A reply, or a request of ours, is written only once
 // every notification queued before it has been (see flushed), so the
 // editor sees them in the order they happened.
@@ -29,23 +31,42 @@ type outbox struct {
 
 // outgoing is one queued notification.
 type outgoing struct {
-	seq       uint64
-	n         *jsonrpc2.Notification
-	coalesces bool
+	seq uint64
+	n   *jsonrpc2.Notification
+	key coalescing
+}
+
+// coalescing says which queued notifications a new one replaces once
+// they back up: those of the same key (a method whose latest state is all
+// the editor needs); neverCoalesced, none.
+type coalescing string
+
+const neverCoalesced coalescing = ""
+
+// coalesceKey is method's coalescing: account/updated and
+// accountSession/updated carry a state, the latest of which wins; the
+// others are events, never dropped.
+func coalesceKey(method string) coalescing {
+	switch method {
+	case MethodAccountUpdated, MethodAccountsUpdated:
+		return coalescing(method)
+	}
+	return neverCoalesced
 }
 
 func newOutbox() *outbox {
 	return &outbox{progress: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
-// push queues n; coalesces marks account/updated.
-func (o *outbox) push(n *jsonrpc2.Notification, coalesces bool) {
+// push queues n, replacing the queued ones of the same key once they back
+// up.
+func (o *outbox) push(n *jsonrpc2.Notification, key coalescing) {
 	o.mu.Lock()
 	o.next++
-	if coalesces && len(o.queue) >= outboxBacklog {
+	if key != neverCoalesced && len(o.queue) >= outboxBacklog {
 		kept := o.queue[:0]
 		for _, q := range o.queue {
-			if q.coalesces {
+			if q.key == key {
 				continue
 			}
 			kept = append(kept, q)
@@ -54,7 +75,7 @@ func (o *outbox) push(n *jsonrpc2.Notification, coalesces bool) {
 		o.queue = kept
 		o.advance()
 	}
-	o.queue = append(o.queue, outgoing{seq: o.next, n: n, coalesces: coalesces})
+	o.queue = append(o.queue, outgoing{seq: o.next, n: n, key: key})
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:

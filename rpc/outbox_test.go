@@ -18,8 +18,9 @@ import (
 // TestNotificationsWhileTheEditorDoesNotRead: an editor that stops
 // reading stdout while 50,000 account changes are due never holds the
 // session up (every notify returns), memory and goroutines stay bounded,
-// account/updated is coalesced (the latest one is told last), and no
-// account/login/completed or account/sessionInvalidated is dropped.
+// account/updated and accountSession/updated are coalesced each on its
+// own (the latest of each is told, last), and no account/login/completed
+// or account/sessionInvalidated is dropped.
 func TestNotificationsWhileTheEditorDoesNotRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const updates = 50000
@@ -53,6 +54,11 @@ func TestNotificationsWhileTheEditorDoesNotRead(t *testing.T) {
 			defer close(done)
 			for i := range updates {
 				srv.AccountUpdated(session.AccountUpdated{AuthMode: "chatgpt", Email: fmt.Sprintf("user%d@example.com", i), PlanType: "plus"})
+				if i%10 == 0 {
+					// The last list is followed by account/updated that
+					// must not replace it.
+					srv.AccountsUpdated(session.AccountList{ActiveID: fmt.Sprintf("s%d", i)})
+				}
 				if i%5000 == 4999 {
 					id := fmt.Sprintf("login-%d", i)
 					wantCompleted = append(wantCompleted, id)
@@ -82,9 +88,10 @@ func TestNotificationsWhileTheEditorDoesNotRead(t *testing.T) {
 
 		// The editor reads again: everything that must arrive arrives, in order.
 		var gotCompleted []string
-		var updated, invalidated int
-		lastEmail := ""
-		for lastEmail != fmt.Sprintf("user%d@example.com", updates-1) || len(gotCompleted) < len(wantCompleted) {
+		var updated, lists, invalidated int
+		lastEmail, lastList := "", ""
+		wantList := fmt.Sprintf("s%d", (updates-1)/10*10)
+		for lastEmail != fmt.Sprintf("user%d@example.com", updates-1) || lastList != wantList || len(gotCompleted) < len(wantCompleted) {
 			body, err := editortest.ReadFrame(out)
 			if err != nil {
 				t.Fatal(err)
@@ -104,6 +111,13 @@ func TestNotificationsWhileTheEditorDoesNotRead(t *testing.T) {
 				}
 				_ = json.Unmarshal(m.Params, &p)
 				lastEmail = p.Email
+			case rpc.MethodAccountsUpdated:
+				lists++
+				var p struct {
+					ActiveSessionID string `json:"activeSessionId"`
+				}
+				_ = json.Unmarshal(m.Params, &p)
+				lastList = p.ActiveSessionID
 			case rpc.MethodLoginCompleted:
 				var p struct {
 					LoginID string `json:"loginId"`
@@ -114,7 +128,10 @@ func TestNotificationsWhileTheEditorDoesNotRead(t *testing.T) {
 				invalidated++
 			}
 		}
-		t.Logf("the editor heard %d account/updated of %d", updated, updates)
+		t.Logf("the editor heard %d account/updated of %d, %d accountSession/updated of %d", updated, updates, lists, updates/10)
+		if lists > 100 {
+			t.Errorf("%d accountSession/updated sent for %d changes while the editor was not reading; want them coalesced", lists, updates/10)
+		}
 		if fmt.Sprint(gotCompleted) != fmt.Sprint(wantCompleted) {
 			t.Errorf("login completions %v, want every one in order %v", gotCompleted, wantCompleted)
 		}

@@ -478,11 +478,17 @@ func (s *Server) SessionInvalidated(e session.Invalidation) {
 	s.notify(MethodSessionInvalidated, toInvalidatedParams(e))
 }
 
+// AccountsUpdated sends accountSession/updated.
+func (s *Server) AccountsUpdated(l session.AccountList) {
+	s.notify(MethodAccountsUpdated, AccountSessionListOf(l))
+}
+
 // notify sends a notification when the connection is initialized and
 // not exited, and drops it otherwise (logged), except that the latest
 // account/sessionInvalidated before initialize is kept and sent after the
 // client's initialized. It never waits for the client: the outbox writes
-// (and coalesces account/updated while the client is not reading).
+// (and coalesces account/updated and accountSession/updated while the
+// client is not reading).
 func (s *Server) notify(method string, params any) {
 	raw, err := encodeJSON(params)
 	var n *jsonrpc2.Notification
@@ -510,7 +516,7 @@ func (s *Server) notify(method string, params any) {
 		s.log.Debug("notification dropped: not initialized or exited", "method", method)
 		return
 	}
-	s.out.push(n, method == MethodAccountUpdated)
+	s.out.push(n, coalesceKey(method))
 }
 
 // sendEarly sends the invalidation kept from before initialize, if any,
@@ -527,7 +533,7 @@ func (s *Server) sendEarly() {
 	if n == nil || st == nil {
 		return
 	}
-	s.out.push(n, false)
+	s.out.push(n, neverCoalesced)
 }
 
 // ErrNotRunning is returned by ShowDocument when the connection is not

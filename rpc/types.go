@@ -31,6 +31,7 @@ const (
 	MethodAccountUpdated     = "account/updated"
 	MethodLoginCompleted     = "account/login/completed"
 	MethodSessionInvalidated = "account/sessionInvalidated"
+	MethodAccountsUpdated    = "accountSession/updated"
 	MethodShowDocument       = "window/showDocument"
 )
 
@@ -47,7 +48,7 @@ var accountMethods = []string{MethodAccountRead, MethodLoginStart, MethodLoginCa
 	MethodAccountList, MethodAccountSwitch, MethodAccountLogout, MethodAccountForget}
 
 // accountNotifications are the notifications announced in initialize.
-var accountNotifications = []string{MethodAccountUpdated, MethodLoginCompleted, MethodSessionInvalidated}
+var accountNotifications = []string{MethodAccountUpdated, MethodLoginCompleted, MethodSessionInvalidated, MethodAccountsUpdated}
 
 // CodexAuthCapabilities is capabilities.experimental.codexAuth in the
 // initialize result.

@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,7 +111,64 @@ func (m *Manager) Accounts(ctx context.Context) (AccountList, error) {
 	if err != nil {
 		return AccountList{}, err
 	}
+	for _, p := range l.Problems {
+		m.log.Warn("a saved account cannot be read; skipped", "err", p)
+	}
 	return m.listOf(l), nil
+}
+
+// listTold is what the editor last heard of the saved accounts.
+type listTold struct {
+	known bool
+	key   string
+}
+
+// listKey is what of l an account list shows: every account (by id, in
+// id order) with all it shows but lastUsedAt, so that a use alone (which
+// only reorders the list) is no change, and the active one.
+func listKey(l AccountList) string {
+	accts := slices.Clone(l.Accounts)
+	for i := range accts {
+		accts[i].LastUsedAt = time.Time{}
+	}
+	slices.SortFunc(accts, func(a, b SavedAccount) int { return strings.Compare(a.SessionID, b.SessionID) })
+	b, _ := json.Marshal(struct {
+		Active   string
+		Accounts []SavedAccount
+		Problems int
+	}{l.ActiveID, accts, len(l.Problems)})
+	return string(b)
+}
+
+// tellAccounts sends accountSession/updated when the saved accounts, as a
+// list shows them, differ from what the editor last heard; the first call
+// (Start) only notes them. A list that cannot be read is skipped: the
+// next change tries again. Called after the changes that may change the
+// list (the watcher's, the Manager's own), with no lock of the Manager's
+// held but evMu.
+func (m *Manager) tellAccounts() {
+	if m.opts.Saved == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
+	defer cancel()
+	m.toldMu.Lock()
+	defer m.toldMu.Unlock()
+	l, err := m.opts.Saved.SavedAccounts(ctx)
+	if err != nil {
+		m.log.Debug("the saved accounts could not be listed for the editor", "err", err)
+		return
+	}
+	list := m.listOf(l)
+	key := listKey(list)
+	if m.told.known && m.told.key == key {
+		return
+	}
+	first := !m.told.known
+	m.told = listTold{known: true, key: key}
+	if !first {
+		m.editor.AccountsUpdated(list)
+	}
 }
 
 // listOf converts the store's list for the editor.
@@ -123,7 +182,6 @@ func (m *Manager) listOf(l store.SavedList) AccountList {
 	}
 	out := AccountList{Accounts: []SavedAccount{}}
 	for _, p := range l.Problems {
-		m.log.Warn("a saved account cannot be read; skipped", "err", p)
 		out.Problems = append(out.Problems, problemText(p))
 	}
 	for _, e := range l.Accounts {
@@ -257,6 +315,7 @@ func (m *Manager) SwitchAccount(ctx context.Context, ref string) (AccountList, e
 	})
 	if err == nil && next != nil {
 		m.switched(next)
+		m.tellAccounts()
 	}
 	m.evMu.Unlock()
 	if err != nil {
@@ -547,6 +606,7 @@ func (m *Manager) logoutAccount(ctx context.Context, ref string) (done <-chan er
 	if active {
 		return m.logout(ctx)
 	}
+	m.tellAccounts()
 	return m.revokeLater(prev), true, nil
 }
 
@@ -569,6 +629,7 @@ func (m *Manager) ForgetAccount(ctx context.Context, ref string) (AccountList, e
 	if err != nil {
 		return AccountList{}, err
 	}
+	m.tellAccounts()
 	return m.Accounts(ctx)
 }
 
@@ -603,6 +664,8 @@ func (m *Manager) markNeedsLogin(rec *store.Record) {
 		})
 		if err != nil {
 			m.log.Debug("could not mark the saved account as needing a login", "err", err)
+			return
 		}
+		m.tellAccounts()
 	}()
 }

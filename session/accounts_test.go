@@ -227,6 +227,7 @@ func TestAccountsSwitchInPlace(t *testing.T) {
 	wantNotes := []any{
 		Invalidation{Reason: ReasonAccountChanged, Message: switchedMessage},
 		AccountUpdated{AuthMode: store.AuthModeChatGPT, PlanType: "pro", Email: "ada@example.com", WorkspaceID: "ws-ada"},
+		l, // accountSession/updated: the list the switch returned
 	}
 	if diff := cmp.Diff(wantNotes, rec.all()[mark:]); diff != "" {
 		t.Errorf("notifications of the switch (-want +got):\n%s", diff)
@@ -526,5 +527,81 @@ func TestAccountsSwitchRacesRefresh(t *testing.T) {
 	}
 	if strings.Contains(adaCopy.Tokens.RefreshToken, "bob") {
 		t.Error("ada's copy holds bob's token")
+	}
+}
+
+// TestAccountsUpdatedElsewhere: a sidecar hears accountSession/updated
+// when another forgets an inactive account, which changes only the index
+// (no account/updated), with the list after it; a use of an inactive
+// account (lastUsedAt alone) sends nothing. The accounts are saved before
+// the sidecars start, so that nothing but the index changes while they
+// run.
+func TestAccountsUpdatedElsewhere(t *testing.T) {
+	e := newSavedEnv(t, localissuer.Config{})
+	first, firstRec := e.manager(t, nil)
+	e.login(t, first, firstRec, savedAda)
+	e.login(t, first, firstRec, savedBob)
+	l := accountsOf(t, first)
+	first.Close()
+	var adaID string
+	for _, a := range l.Accounts {
+		if a.Email == savedAda.Email {
+			adaID = a.SessionID
+		}
+	}
+	if adaID == "" || l.ActiveID == adaID {
+		t.Fatalf("ada is not saved, or active: %+v", l)
+	}
+	_, rec := e.manager(t, nil)
+	other, otherRec := e.manager(t, nil)
+	lists := func(evs []any) []AccountList { return ofType[AccountList](evs) }
+
+	// A use elsewhere moves lastUsedAt only; then the forget.
+	if _, err := other.AccountToken(t.Context(), adaID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.ForgetAccount(t.Context(), adaID); err != nil {
+		t.Fatal(err)
+	}
+	evs := rec.waitFor(t, "the list without ada", func(evs []any) bool { return len(lists(evs)) > 0 })
+	got := lists(evs)
+	if len(got) != 1 || len(evs) != 1 {
+		t.Fatalf("heard %#v after a use and a forget elsewhere, want one accountSession/updated (the forget)", evs)
+	}
+	if _, all := emails(got[0]); len(all) != 1 || all[0] != savedBob.Email || got[0].ActiveID != l.ActiveID {
+		t.Errorf("the list heard: active %q, %v; want bob only, active", got[0].ActiveID, all)
+	}
+	// The sidecar that forgot it heard it too.
+	otherRec.waitFor(t, "the forgetting sidecar's list", func(evs []any) bool {
+		got := lists(evs)
+		return len(got) == 1 && len(got[0].Accounts) == 1
+	})
+}
+
+// TestListKey: what an account list shows, without lastUsedAt (a use
+// only reorders the list).
+func TestListKey(t *testing.T) {
+	ada := SavedAccount{SessionID: "a", Type: AccountChatGPT, Email: "ada@example.com", LastUsedAt: time.Unix(100, 0)}
+	bob := SavedAccount{SessionID: "b", Type: AccountAPIKey, APIKeyHint: "sk-***bcdef", LastUsedAt: time.Unix(200, 0)}
+	base := listKey(AccountList{ActiveID: "b", Accounts: []SavedAccount{bob, ada}})
+	used := ada
+	used.LastUsedAt = time.Unix(300, 0)
+	if got := listKey(AccountList{ActiveID: "b", Accounts: []SavedAccount{used, bob}}); got != base {
+		t.Error("a use (lastUsedAt, and the order it gives) changed the key")
+	}
+	needs := ada
+	needs.NeedsLogin = true
+	forbidden := ada
+	forbidden.Forbidden = "not allowed"
+	for name, l := range map[string]AccountList{
+		"another active": {ActiveID: "a", Accounts: []SavedAccount{bob, ada}},
+		"one forgotten":  {ActiveID: "b", Accounts: []SavedAccount{bob}},
+		"needs a login":  {ActiveID: "b", Accounts: []SavedAccount{bob, needs}},
+		"forbidden":      {ActiveID: "b", Accounts: []SavedAccount{bob, forbidden}},
+		"a problem":      {ActiveID: "b", Accounts: []SavedAccount{bob, ada}, Problems: []string{"corrupt"}},
+	} {
+		if listKey(l) == base {
+			t.Errorf("%s: the key did not change", name)
+		}
 	}
 }

@@ -17,6 +17,9 @@ type Editor interface {
 	LoginCompleted(LoginCompleted)
 	// SessionInvalidated: the session the editor was using has ended.
 	SessionInvalidated(Invalidation)
+	// AccountsUpdated: the saved accounts changed in a way their list
+	// shows, whoever changed them; l is the list after the change.
+	AccountsUpdated(l AccountList)
 	// ShowDocument asks the editor to open url in the user's browser,
 	// where the user is (remote development included); opened is false
 	// when it could not.
@@ -37,6 +40,9 @@ func (NoEditor) LoginCompleted(LoginCompleted) {}
 
 // SessionInvalidated does nothing.
 func (NoEditor) SessionInvalidated(Invalidation) {}
+
+// AccountsUpdated does nothing.
+func (NoEditor) AccountsUpdated(AccountList) {}
 
 // ShowDocument shows nothing.
 func (NoEditor) ShowDocument(context.Context, string) (bool, error) { return false, nil }
@@ -89,9 +95,13 @@ func noteUpdated(u AccountUpdated) note   { return func(e Editor) { e.AccountUpd
 func noteCompleted(c LoginCompleted) note { return func(e Editor) { e.LoginCompleted(c) } }
 func noteInvalidated(i Invalidation) note { return func(e Editor) { e.SessionInvalidated(i) } }
 
-// tell sends notes to the editor, in order.
+// tell sends notes to the editor, in order, then the saved accounts'
+// list if the change behind them changed it.
 func (m *Manager) tell(notes []note) {
 	for _, n := range notes {
 		n(m.editor)
+	}
+	if len(notes) > 0 {
+		m.tellAccounts()
 	}
 }

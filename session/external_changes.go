@@ -44,6 +44,11 @@ func (m *Manager) startWatch(ctx context.Context) error {
 	if sf, ok := m.opts.Store.(interface{ SecretsFile() string }); ok {
 		wo.AuthFiles = []string{sf.SecretsFile()} // "" when not in use
 	}
+	if m.opts.Saved != nil {
+		if ix, ok := m.opts.Saved.(interface{ SavedIndexFile() string }); ok {
+			wo.AccountsFiles = []string{ix.SavedIndexFile()}
+		}
+	}
 	if wo.Dir == "" && len(wo.Files) == 0 && wo.Poll == nil {
 		return nil
 	}
@@ -105,11 +110,15 @@ func (m *Manager) onChange(c watch.Change) {
 	m.evMu.Lock()
 	defer m.evMu.Unlock()
 	policyChanged := c.Config && m.reloadConfig()
-	if !c.Auth && !policyChanged {
-		return
+	if c.Auth || policyChanged {
+		if err := m.adopt(ctx, true, policyChanged); err != nil && !isCorrupt(err) {
+			m.log.Warn("re-reading the credentials after a change failed", "err", err)
+		}
 	}
-	if err := m.adopt(ctx, true, policyChanged); err != nil && !isCorrupt(err) {
-		m.log.Warn("re-reading the credentials after a change failed", "err", err)
+	if c.Auth || c.Accounts || policyChanged {
+		// After account/updated: the list as it now is (an inactive
+		// account forgotten elsewhere changes only the index).
+		m.tellAccounts()
 	}
 }
 

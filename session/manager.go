@@ -195,6 +195,11 @@ type Manager struct {
 	// savedServed is the access token last served per inactive saved
 	// account (AccountToken's forced refreshes are asked against it).
 	savedServed map[string]string
+
+	// told is the saved accounts' list as the editor last heard it
+	// (accountSession/updated); guarded by toldMu, which is taken alone.
+	toldMu sync.Mutex
+	told   listTold
 }
 
 // New validates opts and returns a Manager; call Start before serving.
@@ -287,6 +292,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	m.reloadConfig()
 	err := m.adopt(ctx, false, false)
 	m.syncSaved(ctx)
+	m.tellAccounts() // the baseline: nothing is sent
 	if m.aheadKick != nil {
 		m.wg.Add(1)
 		go m.runAhead()

@@ -67,6 +67,7 @@ func (r *recorder) notify(ev any) {
 func (r *recorder) AccountUpdated(u AccountUpdated)                    { r.notify(u) }
 func (r *recorder) LoginCompleted(c LoginCompleted)                    { r.notify(c) }
 func (r *recorder) SessionInvalidated(i Invalidation)                  { r.notify(i) }
+func (r *recorder) AccountsUpdated(l AccountList)                      { r.notify(l) }
 func (r *recorder) CanShowDocuments() bool                             { return false }
 func (r *recorder) ShowDocument(context.Context, string) (bool, error) { return false, nil }
 

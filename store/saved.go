@@ -338,6 +338,15 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *SavedTx) error) error {
 	return ferr
 }
 
+// SavedIndexFile is the saved accounts' index (account-sessions.json,
+// watched for changes made elsewhere); "" without SavedAccounts.
+func (s *Store) SavedIndexFile() string {
+	if s.saved == nil {
+		return ""
+	}
+	return s.saved.indexPath()
+}
+
 // SavedAccounts lists the saved accounts without taking any lock (it
 // reads files another process replaces atomically) and without writing:
 // a lost or corrupt index is rebuilt in memory, and written by the next

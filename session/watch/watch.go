@@ -20,6 +20,13 @@ type Change struct {
 	Auth bool
 	// Config: a configuration layer may have changed.
 	Config bool
+	// Accounts: the saved accounts' index may have changed.
+	Accounts bool
+}
+
+// or is every kind of change in c or d.
+func (c Change) or(d Change) Change {
+	return Change{Auth: c.Auth || d.Auth, Config: c.Config || d.Config, Accounts: c.Accounts || d.Accounts}
 }
 
 // Defaults for Options.
@@ -46,6 +53,9 @@ type Options struct {
 	// AuthFiles are more files holding the credentials (the encrypted
 	// secrets file), watched the same way; a change is an Auth change.
 	AuthFiles []string
+	// AccountsFiles are the saved accounts' index (account-sessions.json),
+	// watched the same way; a change is an Accounts change.
+	AccountsFiles []string
 	// Debounce is the quiet time that ends a burst of events (default
 	// 10ms): a Codex write is create temp + write + rename, and an
 	// in-place writer's truncate + write must not be seen half done.
@@ -122,8 +132,7 @@ func New(opts Options) (*Watcher, error) {
 		if w.dirs[dir] == nil {
 			w.dirs[dir] = map[string]Change{}
 		}
-		prev := w.dirs[dir][name]
-		w.dirs[dir][name] = Change{Auth: prev.Auth || c.Auth, Config: prev.Config || c.Config}
+		w.dirs[dir][name] = w.dirs[dir][name].or(c)
 		return nil
 	}
 	if opts.Dir != "" {
@@ -147,6 +156,14 @@ func New(opts Options) (*Watcher, error) {
 			continue
 		}
 		if err := add(f, Change{Auth: true}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range opts.AccountsFiles {
+		if f == "" {
+			continue
+		}
+		if err := add(f, Change{Accounts: true}); err != nil {
 			return nil, err
 		}
 	}
@@ -369,8 +386,7 @@ func (w *Watcher) parentNeeded(st *watchState, parent string) bool {
 func watchAll(names map[string]Change) Change {
 	var c Change
 	for _, k := range names {
-		c.Auth = c.Auth || k.Auth
-		c.Config = c.Config || k.Config
+		c = c.or(k)
 	}
 	return c
 }
@@ -428,8 +444,7 @@ func (d *watchDebounce) add(c Change, now time.Time, debounce, maxDelay time.Dur
 	if !d.active {
 		d.active, d.first = true, now
 	}
-	d.pending.Auth = d.pending.Auth || c.Auth
-	d.pending.Config = d.pending.Config || c.Config
+	d.pending = d.pending.or(c)
 	at := now.Add(debounce)
 	if limit := d.first.Add(maxDelay); limit.Before(at) {
 		at = limit
