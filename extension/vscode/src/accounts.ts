@@ -1,11 +1,12 @@
 // "Codex: Switch Account": a quick pick of the saved accounts (the status
 // bar opens it too), or a switch by id or email given as the command's
 // argument. The sidecar makes the switch, for every editor and the Codex
-// CLI at once.
+// CLI at once. The pick follows the saved accounts while it is open (an
+// account signed out elsewhere leaves it).
 
 import * as vscode from 'vscode';
 import { RpcError } from './rpc';
-import { ErrorCodes, type AccountSession } from './protocol';
+import { ErrorCodes, type AccountSession, type AccountSessionList } from './protocol';
 import { accountLabel, activeFirst, type CodexAuthenticationProvider } from './provider';
 import type { Log } from './log';
 
@@ -32,6 +33,59 @@ export function accountItem(a: AccountSession, active: boolean): vscode.QuickPic
 	};
 }
 
+/** The pick's lines for the saved accounts list. */
+function itemsOf(list: AccountSessionList, multi: boolean | undefined): Item[] {
+	const items: Item[] = activeFirst(list).map((a) => accountItem(a, a.sessionId === list.activeSessionId));
+	items.push({ label: '$(add) Add another account…', action: 'signIn' });
+	if (multi === false) {
+		items.push({ label: '$(info) Show sign-in status', detail: 'This codex-auth keeps one account: update it to keep several.', action: 'showStatus' });
+	}
+	return items;
+}
+
+/**
+ * Asks for an account in a quick pick showing list, then the saved
+ * accounts as they change while it is open. Resolves with the item picked
+ * and the list it was picked from (undefined: dismissed).
+ */
+function pickAccount(provider: CodexAuthenticationProvider, first: AccountSessionList): Promise<{ item: Item; list: AccountSessionList } | undefined> {
+	const qp = vscode.window.createQuickPick<Item>();
+	qp.title = 'Switch Codex account';
+	let list = first;
+	let shown = '';
+	const render = () => {
+		const items = itemsOf(list, provider.currentState.multi);
+		const key = JSON.stringify(items);
+		if (key !== shown) {
+			shown = key; // an unchanged list keeps the user's place in it
+			qp.items = items;
+			qp.placeholder = list.sessions.length ? 'The account Codex uses here, in the other editors and in the Codex CLI' : 'No saved account: sign in';
+		}
+	};
+	render();
+	return new Promise((resolve) => {
+		const subs = [
+			provider.onDidChangeState((s) => {
+				if (s.accounts) {
+					list = s.accounts;
+					render();
+				}
+			}),
+			qp.onDidAccept(() => {
+				const item = qp.selectedItems[0];
+				resolve(item && { item, list });
+				qp.hide();
+			}),
+			qp.onDidHide(() => {
+				resolve(undefined);
+				subs.forEach((d) => d.dispose());
+				qp.dispose();
+			}),
+		];
+		qp.show();
+	});
+}
+
 /**
  * The command: switches to target (a session id or an email) when given,
  * else asks with a quick pick. Resolves with whether the active account
@@ -45,19 +99,11 @@ export async function switchAccount(provider: CodexAuthenticationProvider, log: 
 			sessionId = target;
 			label = target;
 		} else {
-			const list = await provider.accounts();
-			const items: Item[] = activeFirst(list).map((a) => accountItem(a, a.sessionId === list.activeSessionId));
-			items.push({ label: '$(add) Add another account…', action: 'signIn' });
-			if (provider.currentState.multi === false) {
-				items.push({ label: '$(info) Show sign-in status', detail: 'This codex-auth keeps one account: update it to keep several.', action: 'showStatus' });
-			}
-			const pick = await vscode.window.showQuickPick(items, {
-				title: 'Switch Codex account',
-				placeHolder: list.sessions.length ? 'The account Codex uses here, in the other editors and in the Codex CLI' : 'No saved account: sign in',
-			});
-			if (!pick) {
+			const picked = await pickAccount(provider, await provider.accounts());
+			if (!picked) {
 				return false;
 			}
+			const { item: pick, list } = picked;
 			if (pick.action) {
 				await vscode.commands.executeCommand(pick.action === 'signIn' ? 'codexAuth.signIn' : 'codexAuth.showStatus');
 				return false;

@@ -2,7 +2,8 @@
 // sidecar holds every credential; this class maps its saved accounts onto
 // vscode.AuthenticationSessions (one each, the active one first) and fires
 // onDidChangeSessions from the sidecar's notifications, whoever made the
-// change.
+// change: account/updated (the active account), and accountSession/updated
+// (the saved accounts' list, from a sidecar that sends it).
 
 import * as vscode from 'vscode';
 import type { Sidecar } from './sidecar';
@@ -121,6 +122,36 @@ export function activeFirst(list: AccountSessionList): AccountSession[] {
 	return [...active, ...list.sessions.filter((a) => a.sessionId !== list.activeSessionId)];
 }
 
+/** What onDidChangeSessions reports: the sessions added, removed and changed between two readings. */
+export interface SessionChanges {
+	added: vscode.AuthenticationSession[];
+	removed: vscode.AuthenticationSession[];
+	changed: vscode.AuthenticationSession[];
+}
+
+/**
+ * The changes from the sessions prev (activeId prevActive) to next: an id
+ * new in next is added, one gone removed, one whose token or label changed,
+ * or that became or stopped being the active one, changed. Everything else
+ * (the order, a use of an account) is no change. undefined when nothing
+ * changed.
+ */
+export function sessionChanges(
+	prev: ReadonlyMap<string, vscode.AuthenticationSession>,
+	prevActive: string | null,
+	next: readonly vscode.AuthenticationSession[],
+	nextActive: string | null,
+): SessionChanges | undefined {
+	const ids = new Set(next.map((s) => s.id));
+	const added = next.filter((s) => !prev.has(s.id));
+	const removed = [...prev.values()].filter((s) => !ids.has(s.id));
+	const changed = next.filter((s) => {
+		const p = prev.get(s.id);
+		return p && (p.accessToken !== s.accessToken || p.account.label !== s.account.label || (s.id === nextActive) !== (s.id === prevActive));
+	});
+	return added.length || removed.length || changed.length ? { added, removed, changed } : undefined;
+}
+
 /** An inactive account's token is asked for again when it expires within this. */
 const TOKEN_MARGIN_MS = 5 * 60_000;
 
@@ -167,6 +198,15 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 	private multi: boolean | undefined;
 	/** The last token seen of each saved account (secrets: never logged). */
 	private readonly tokens = new Map<string, TokenResult>();
+	/**
+	 * The last accountSession/updated from the running sidecar and its
+	 * number (undefined: none yet, or the sidecar restarted since).
+	 */
+	private pushed: { list: AccountSessionList; seq: number } | undefined;
+	/** accountSession/updated notifications received. */
+	private pushes = 0;
+	/** The last list a sync used is as new as notification number covered, or newer. */
+	private covered = 0;
 
 	constructor(
 		private readonly sidecar: Sidecar,
@@ -183,6 +223,17 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 					case 'account/updated':
 						void this.sync();
 						break;
+					case 'accountSession/updated':
+						if (!Array.isArray(n.params?.sessions)) {
+							// Not the list: read it instead of taking every account for gone.
+							this.log.warn('accountSession/updated without a sessions list: reading the saved accounts instead');
+							void this.sync();
+							break;
+						}
+						this.pushed = { list: checkedList(n.params), seq: ++this.pushes };
+						this.multi = true;
+						void this.sync();
+						break;
 					case 'account/sessionInvalidated':
 						this.invalidated(n.params as SessionInvalidated);
 						break;
@@ -193,7 +244,10 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 						break;
 				}
 			}),
-			sidecar.onDidStart(() => void this.sync()),
+			sidecar.onDidStart(() => {
+				this.pushed = undefined; // changes made while it was down were never told
+				void this.sync();
+			}),
 			sidecar.onDidFail((err) => this.setState({ ...this.state, error: err })),
 		);
 	}
@@ -358,6 +412,7 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 	 */
 	private async sessionOf(a: AccountSession, active: boolean, scopes: readonly string[]): Promise<vscode.AuthenticationSession | undefined> {
 		if (!active && (a.needsLogin || a.forbidden)) {
+			this.tokens.delete(a.sessionId); // a token seen before is no good now, nor after a new sign-in
 			return undefined;
 		}
 		const cached = this.tokens.get(a.sessionId);
@@ -434,9 +489,34 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		return this.syncing.catch((err) => this.log.warn(`reading the account: ${(err as Error).message}`));
 	}
 
+	/**
+	 * The saved accounts for a sync: the last accountSession/updated's list
+	 * when no list used since is newer, else accountSession/list. Its answer
+	 * is newer than every notification received before the request (a reply
+	 * follows the notifications sent before it); when one came meanwhile,
+	 * that notification's list is used instead: the notifications tell every
+	 * change in order, so the last one told is the state in the end.
+	 */
+	private async savedAccounts(read: ReadResult): Promise<AccountSessionList> {
+		const p = this.pushed;
+		if (p && p.seq > this.covered) {
+			this.covered = p.seq;
+			return p.list;
+		}
+		const before = this.pushes;
+		const list = await this.listWith(read);
+		const q = this.pushed;
+		if (this.pushes !== before && q) {
+			this.covered = q.seq;
+			return q.list;
+		}
+		this.covered = before;
+		return list;
+	}
+
 	private async doSync(): Promise<void> {
 		const read = await this.read();
-		const list = await this.listWith(read);
+		const list = await this.savedAccounts(read);
 		const { sessions, activeId } = await this.sessionsOf(list, []);
 		const prev = this.known;
 		const prevActive = this.knownActive;
@@ -456,15 +536,10 @@ export class CodexAuthenticationProvider implements vscode.AuthenticationProvide
 		if (!prev) {
 			return;
 		}
-		const added = sessions.filter((s) => !prev.has(s.id));
-		const removed = [...prev.values()].filter((s) => !next.has(s.id));
-		const changed = sessions.filter((s) => {
-			const p = prev.get(s.id);
-			return p && (p.accessToken !== s.accessToken || p.account.label !== s.account.label || (s.id === activeId) !== (s.id === prevActive));
-		});
-		if (added.length || removed.length || changed.length) {
-			this.log.info(`sessions changed: ${added.length} added, ${removed.length} removed, ${changed.length} changed`);
-			this.sessionsChanged.fire({ added, removed, changed });
+		const changes = sessionChanges(prev, prevActive, sessions, activeId);
+		if (changes) {
+			this.log.info(`sessions changed: ${changes.added.length} added, ${changes.removed.length} removed, ${changes.changed.length} changed`);
+			this.sessionsChanged.fire(changes);
 		}
 	}
 

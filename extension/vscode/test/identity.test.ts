@@ -4,7 +4,7 @@
 import './harness'; // injects the vscode stub before the provider loads
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { accountLabel, activeFirst, checkedList, identityOf, listOfRead, stillGood } from '../src/provider';
+import { accountLabel, activeFirst, checkedList, identityOf, listOfRead, sessionChanges, stillGood } from '../src/provider';
 import { accountItem } from '../src/accounts';
 import { callbackPort } from '../src/signInPage';
 
@@ -90,6 +90,41 @@ describe('saved accounts', () => {
 		assert.equal(accountItem(key, false).label, '$(key) sk-proj-***vwxyz');
 		assert.equal(accountItem({ ...ada, needsLogin: true }, false).detail, '$(warning) Signed out: sign in again as this account');
 		assert.equal(accountItem({ ...ada, forbidden: 'Login is restricted to workspace id(s) ws-x.' }, false).detail, '$(circle-slash) Login is restricted to workspace id(s) ws-x.');
+	});
+});
+
+describe('sessionChanges', () => {
+	const session = (id: string, label: string, accessToken = `token-of-${id}`) => ({ id, accessToken, account: { id, label }, scopes: [] });
+	const byId = (...s: ReturnType<typeof session>[]) => new Map(s.map((x) => [x.id, x]));
+	const ids = (c: { added: { id: string }[]; removed: { id: string }[]; changed: { id: string }[] } | undefined) =>
+		c && { added: c.added.map((s) => s.id), removed: c.removed.map((s) => s.id), changed: c.changed.map((s) => s.id) };
+	const ada = session('ada', 'ada@example.com');
+	const bob = session('bob', 'bob@example.com');
+
+	it('nothing changed, or only the order (a use of an account): no change', () => {
+		assert.equal(sessionChanges(byId(ada, bob), 'bob', [ada, bob], 'bob'), undefined);
+		assert.equal(sessionChanges(byId(ada, bob), 'bob', [bob, { ...ada, scopes: ['x'] }], 'bob'), undefined);
+		assert.equal(sessionChanges(new Map(), null, [], null), undefined);
+	});
+
+	it('an account gone (forgotten or signed out elsewhere, or needing a new sign-in) is removed; a new one added', () => {
+		assert.deepEqual(ids(sessionChanges(byId(ada, bob), 'bob', [bob], 'bob')), { added: [], removed: ['ada'], changed: [] });
+		assert.deepEqual(ids(sessionChanges(byId(bob), 'bob', [bob, ada], 'bob')), { added: ['ada'], removed: [], changed: [] });
+	});
+
+	it('a switch changes the old and the new active one; a new token or label changes that one', () => {
+		assert.deepEqual(ids(sessionChanges(byId(ada, bob), 'bob', [ada, bob], 'ada')), { added: [], removed: [], changed: ['ada', 'bob'] });
+		assert.deepEqual(ids(sessionChanges(byId(ada, bob), 'bob', [ada, bob], null)), { added: [], removed: [], changed: ['bob'] });
+		assert.deepEqual(ids(sessionChanges(byId(ada, bob), 'bob', [session('ada', 'ada@example.com', 'refreshed'), bob], 'bob')), {
+			added: [],
+			removed: [],
+			changed: ['ada'],
+		});
+		assert.deepEqual(ids(sessionChanges(byId(ada, bob), 'bob', [session('ada', 'ada@new.example.com'), bob], 'bob')), {
+			added: [],
+			removed: [],
+			changed: ['ada'],
+		});
 	});
 });
 

@@ -112,6 +112,20 @@ export interface StatusItem {
 	dispose(): void;
 }
 
+/** A quick pick of createQuickPick: the test reads its items as they change (quickPickEmitter). */
+export interface QuickPick {
+	title: string | undefined;
+	placeholder: string | undefined;
+	items: any[];
+	selectedItems: any[];
+	visible: boolean;
+	onDidAccept: (l: Listener<void>) => Disposable;
+	onDidHide: (l: Listener<void>) => Disposable;
+	show(): void;
+	hide(): void;
+	dispose(): void;
+}
+
 /** The test's control panel: records and responders. */
 export const stub = {
 	/** Every line written to any output channel (since clearRecords). */
@@ -122,7 +136,11 @@ export const stub = {
 	shownEmitter: new EventEmitter<Shown>(),
 	/** Answers a message: the item clicked, or undefined (dismissed). Default: the user ignores it. */
 	respondMessage: (_s: Shown): Promise<string | undefined> => new Promise(() => {}),
-	respondQuickPick: (_items: any[], _opts: any): Promise<any> => Promise.resolve(undefined),
+	/** Answers a quick pick (showQuickPick, or a createQuickPick shown: then pick is it): the item picked, or undefined (dismissed). */
+	respondQuickPick: (_items: any[], _opts: any, _pick?: QuickPick): Promise<any> => Promise.resolve(undefined),
+	/** createQuickPick's picks; quickPickEmitter fires when one's items change. */
+	quickPicks: [] as QuickPick[],
+	quickPickEmitter: new EventEmitter<QuickPick>(),
 	respondInputBox: (_opts: any): Promise<string | undefined> => Promise.resolve(undefined),
 	inputBoxes: [] as any[],
 	/** What env.openExternal was asked to open. */
@@ -209,6 +227,52 @@ export const window = {
 	showWarningMessage: (message: string, ...rest: any[]) => show('warning', message, rest),
 	showErrorMessage: (message: string, ...rest: any[]) => show('error', message, rest),
 	showQuickPick: (items: any[], opts: any) => stub.respondQuickPick(items, opts),
+	/** A quick pick that keeps its items live: shown, it asks respondQuickPick; its answer accepts it (or hides it). */
+	createQuickPick(): QuickPick {
+		const accepted = new EventEmitter<void>();
+		const hidden = new EventEmitter<void>();
+		let items: any[] = [];
+		const pick: QuickPick = {
+			title: undefined,
+			placeholder: undefined,
+			get items() {
+				return items;
+			},
+			set items(v: any[]) {
+				items = v;
+				stub.quickPickEmitter.fire(pick);
+			},
+			selectedItems: [],
+			visible: false,
+			onDidAccept: (l) => accepted.event(l),
+			onDidHide: (l) => hidden.event(l),
+			show() {
+				pick.visible = true;
+				stub.quickPicks.push(pick);
+				void stub.respondQuickPick(items, { title: pick.title, placeHolder: pick.placeholder }, pick).then((chosen) => {
+					if (!pick.visible) {
+						return;
+					}
+					if (chosen) {
+						pick.selectedItems = [chosen];
+						accepted.fire();
+					} else {
+						pick.hide();
+					}
+				});
+			},
+			hide() {
+				if (pick.visible) {
+					pick.visible = false;
+					hidden.fire();
+				}
+			},
+			dispose() {
+				pick.hide();
+			},
+		};
+		return pick;
+	},
 	showInputBox: (opts: any) => {
 		stub.inputBoxes.push(opts);
 		return stub.respondInputBox(opts);
