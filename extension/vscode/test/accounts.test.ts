@@ -4,7 +4,7 @@
 // `codex-auth switch` in a shell, signing one account out, `codex logout`
 // of the active one. The cases run in order on one CODEX_HOME.
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,23 +26,13 @@ import {
 	waitEvent,
 	waitUntil,
 	type ExtensionModule,
+	step,
+	type ChangeEvent,
+	type Session,
 } from './harness';
 
-type Session = { id: string; accessToken: string; account: { id: string; label: string }; scopes: string[] };
-type ChangeEvent = { added?: Session[]; removed?: Session[]; changed?: Session[] };
 type SavedAccount = { sessionId: string; type: string; email?: string; apiKeyHint?: string; needsLogin: boolean; workspaces: { accountId: string }[] };
 type List = { activeSessionId: string | null; sessions: SavedAccount[] };
-
-function step(name: string, fn: () => Promise<void> | void): void {
-	it(name, async () => {
-		try {
-			await fn();
-		} catch (err) {
-			console.error(`--- the Codex Auth output channel during "${name}":\n${stub.output.join('\n')}\n---`);
-			throw err;
-		}
-	});
-}
 
 const found = realPartsTest({ codex: true });
 

@@ -7,7 +7,7 @@
 // status bar and an open switch pick follow.
 // The cases run in order on one CODEX_HOME.
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,22 +27,12 @@ import {
 	waitEvent,
 	waitUntil,
 	type ExtensionModule,
+	step,
+	type ChangeEvent,
+	type Session,
 } from './harness';
 
-type Session = { id: string; accessToken: string; account: { id: string; label: string }; scopes: string[] };
-type ChangeEvent = { added?: Session[]; removed?: Session[]; changed?: Session[] };
 type List = { activeSessionId: string | null; sessions: { sessionId: string; email?: string; lastUsedAt?: string }[] };
-
-function step(name: string, fn: () => Promise<void> | void): void {
-	it(name, async () => {
-		try {
-			await fn();
-		} catch (err) {
-			console.error(`--- the Codex Auth output channel during "${name}":\n${stub.output.join('\n')}\n---`);
-			throw err;
-		}
-	});
-}
 
 const found = realPartsTest({ codex: false });
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { it, test } from 'node:test';
 import type * as Stub from './vscode-stub';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -342,4 +342,20 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
 		}
 		await new Promise((r) => setTimeout(r, interval));
 	}
+}
+
+/** A session as the provider gives it, and onDidChangeSessions' event. */
+export type Session = { id: string; accessToken: string; account: { id: string; label: string }; scopes: string[] };
+export type ChangeEvent = { added?: Session[]; removed?: Session[]; changed?: Session[] };
+
+/** it(), printing the output channel (never a secret) when the case fails. */
+export function step(name: string, fn: () => Promise<void> | void): void {
+	it(name, async () => {
+		try {
+			await fn();
+		} catch (err) {
+			console.error(`--- the Codex Auth output channel during "${name}":\n${stub.output.join('\n')}\n---`);
+			throw err;
+		}
+	});
 }

@@ -2,7 +2,7 @@
 // the real Codex CLI, with only vscode stubbed. The cases run in order on
 // one CODEX_HOME, as a user's day would.
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -26,22 +26,11 @@ import {
 	waitEvent,
 	waitUntil,
 	type ExtensionModule,
+	step,
+	type ChangeEvent,
+	type Session,
 } from './harness';
 
-type Session = { id: string; accessToken: string; account: { id: string; label: string }; scopes: string[] };
-type ChangeEvent = { added?: Session[]; removed?: Session[]; changed?: Session[] };
-
-/** it(), printing the output channel (never a secret) when the case fails. */
-function step(name: string, fn: () => Promise<void> | void): void {
-	it(name, async () => {
-		try {
-			await fn();
-		} catch (err) {
-			console.error(`--- the Codex Auth output channel during "${name}":\n${stub.output.join('\n')}\n---`);
-			throw err;
-		}
-	});
-}
 
 const found = realPartsTest({ codex: true });
 
