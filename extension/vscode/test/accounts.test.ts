@@ -10,18 +10,14 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-	browse,
 	codexCli,
 	deactivateAll,
 	eventually,
 	everythingShown,
 	handed,
 	extensionContext,
-	freshHome,
-	loadExtension,
 	realPartsTest,
 	secretsOf,
-	startIssuer,
 	stub,
 	waitEvent,
 	waitUntil,
@@ -29,6 +25,7 @@ import {
 	step,
 	type ChangeEvent,
 	type Session,
+	activateSignedOut,
 } from './harness';
 
 type SavedAccount = { sessionId: string; type: string; email?: string; apiKeyHint?: string; needsLogin: boolean; workspaces: { accountId: string }[] };
@@ -87,20 +84,7 @@ const found = realPartsTest({ codex: true });
 		});
 
 	before(async () => {
-		issuer = await startIssuer(parts.bin, ['--user', `${ADA}:pro:ws-ada`, '--user', `${BOB}:team:ws-bob`]);
-		home = freshHome(issuer.base);
-		stub.config.set('codexAuth.serverPath', parts.bin);
-		stub.config.set('codexAuth.logLevel', 'debug');
-		stub.openExternal = async (url) => {
-			if (url.includes('/oauth/authorize')) {
-				void browse(url).catch(() => {});
-			}
-			return true;
-		};
-		stub.respondMessage = async () => undefined;
-		ext = loadExtension();
-		ctx = extensionContext();
-		ext.activate(ctx);
+		({ issuer, home, ext, ctx } = await activateSignedOut(parts.bin, [`${ADA}:pro:ws-ada`, `${BOB}:team:ws-bob`]));
 	});
 
 	after(async () => {

@@ -14,15 +14,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '../src/rpc';
 import {
-	browse,
 	deactivateAll,
 	everythingShown,
 	extensionContext,
-	freshHome,
-	loadExtension,
 	realPartsTest,
 	secretsOf,
-	startIssuer,
 	stub,
 	waitEvent,
 	waitUntil,
@@ -30,6 +26,7 @@ import {
 	step,
 	type ChangeEvent,
 	type Session,
+	activateSignedOut,
 } from './harness';
 
 type List = { activeSessionId: string | null; sessions: { sessionId: string; email?: string; lastUsedAt?: string }[] };
@@ -83,20 +80,7 @@ const found = realPartsTest({ codex: false });
 	};
 
 	before(async () => {
-		issuer = await startIssuer(parts.bin, ['--user', `${ADA}:pro:ws-ada`, '--user', `${BOB}:team:ws-bob`]);
-		home = freshHome(issuer.base);
-		stub.config.set('codexAuth.serverPath', parts.bin);
-		stub.config.set('codexAuth.logLevel', 'debug');
-		stub.openExternal = async (url) => {
-			if (url.includes('/oauth/authorize')) {
-				void browse(url).catch(() => {});
-			}
-			return true;
-		};
-		stub.respondMessage = async () => undefined;
-		ext = loadExtension();
-		ctx = extensionContext();
-		ext.activate(ctx);
+		({ issuer, home, ext, ctx } = await activateSignedOut(parts.bin, [`${ADA}:pro:ws-ada`, `${BOB}:team:ws-bob`]));
 	});
 
 	after(async () => {

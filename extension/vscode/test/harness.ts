@@ -359,3 +359,29 @@ export function step(name: string, fn: () => Promise<void> | void): void {
 		}
 	});
 }
+
+/**
+ * The local issuer with users (`--user` values), a fresh CODEX_HOME on it,
+ * and the extension activated on the binary at bin, every browser sign-in
+ * completed by the fake browser.
+ */
+export async function activateSignedOut(
+	bin: string,
+	users: string[],
+): Promise<{ issuer: { base: string; stop(): Promise<void> }; home: string; ext: ExtensionModule; ctx: ReturnType<typeof extensionContext> }> {
+	const issuer = await startIssuer(bin, users.flatMap((u) => ['--user', u]));
+	const home = freshHome(issuer.base);
+	stub.config.set('codexAuth.serverPath', bin);
+	stub.config.set('codexAuth.logLevel', 'debug');
+	stub.openExternal = async (url) => {
+		if (url.includes('/oauth/authorize')) {
+			void browse(url).catch(() => {});
+		}
+		return true;
+	};
+	stub.respondMessage = async () => undefined;
+	const ext = loadExtension();
+	const ctx = extensionContext();
+	ext.activate(ctx);
+	return { issuer, home, ext, ctx };
+}
