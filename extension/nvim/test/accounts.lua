@@ -30,40 +30,9 @@ end
 local function saved_copy(id)
   return HOME .. '/account-sessions/' .. id .. '/auth.json'
 end
-local function remember(a)
-  if a and type(a.tokens) == 'table' then
-    for _, k in ipairs({ 'id_token', 'access_token', 'refresh_token' }) do
-      H.secret(a.tokens[k])
-    end
-  end
-  return a
-end
 -- How the Codex CLI reads auth.json.
 local function codex_sees()
   return vim.fn.system({ 'sh', '-c', '"$CODEX_BIN" login status 2>&1' })
-end
-local function issuer_stats()
-  return vim.json.decode(vim.fn.system({ 'curl', '-sf', BASE .. '/debug/stats' }))
-end
-local function next_user(email)
-  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', vim.json.encode({ email = email }), BASE .. '/debug/user' }), 0,
-    'POST /debug/user ' .. email)
-end
--- A device login approved at the issuer as its current user.
-local function device_login()
-  local from = #H.notes
-  local result
-  codex.login('device', {}, function(err, res)
-    result = { err = err, res = res }
-  end)
-  local note = H.wait_note('enter the code', L.INFO, from)
-  local code = note.msg:match('code (%S+) at')
-  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', 'user_code=' .. code, BASE .. '/codex/device' }), 0, 'approving')
-  H.wait(15000, function()
-    return result ~= nil
-  end, 'the device login to end')
-  H.eq(result.err, nil, 'device login error')
-  remember(auth_json())
 end
 local function switched(account)
   local err, list = H.await(10000, function(done)
@@ -100,10 +69,10 @@ H.case('an API key and two ChatGPT users: three saved accounts, the last one act
     codex.login('apikey', { api_key = API_KEY }, done)
   end, 'the API-key login')
   H.eq(err, nil, 'API-key login')
-  next_user(DEV)
-  device_login()
-  next_user(BOB)
-  device_login()
+  H.next_user(BASE, DEV)
+  H.device_login(codex, BASE, HOME)
+  H.next_user(BASE, BOB)
+  H.device_login(codex, BASE, HOME)
   local list = H.truthy(codex.accounts(), 'accounts()')
   H.eq(#list.sessions, 3, 'saved accounts')
   for _, a in ipairs(list.sessions) do
@@ -188,7 +157,7 @@ H.case(':CodexSwitch without an argument asks with vim.ui.select', function()
 end)
 
 H.case('many switches by id and email: Codex follows each, nothing is revoked', function()
-  local before = issuer_stats()
+  local before = H.issuer_stats(BASE)
   for _ = 1, 2 do
     for _, step in ipairs({ { BOB, BOB, 'ChatGPT' }, { ids.key, 'API key', 'API key' }, { ids[DEV], DEV, 'ChatGPT' } }) do
       local list = switched(step[1])
@@ -199,7 +168,7 @@ H.case('many switches by id and email: Codex follows each, nothing is revoked', 
       end, 'statusline() ' .. step[2] .. ', it says ' .. codex.statusline())
     end
   end
-  local after = issuer_stats()
+  local after = H.issuer_stats(BASE)
   H.eq(after.revocations, before.revocations, 'revocations')
   H.eq(after.reuse_detections, 0, 'reuse detections')
 end)

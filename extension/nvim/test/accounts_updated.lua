@@ -31,36 +31,6 @@ vim.api.nvim_create_autocmd('User', {
   end,
 })
 
-local function remember(a)
-  if a and type(a.tokens) == 'table' then
-    for _, k in ipairs({ 'id_token', 'access_token', 'refresh_token' }) do
-      H.secret(a.tokens[k])
-    end
-  end
-end
-local function issuer_stats()
-  return vim.json.decode(vim.fn.system({ 'curl', '-sf', BASE .. '/debug/stats' }))
-end
-local function next_user(email)
-  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', vim.json.encode({ email = email }), BASE .. '/debug/user' }), 0,
-    'POST /debug/user ' .. email)
-end
-local function device_login()
-  local from = #H.notes
-  local result
-  codex.login('device', {}, function(err, res)
-    result = { err = err, res = res }
-  end)
-  local note = H.wait_note('enter the code', L.INFO, from)
-  local code = note.msg:match('code (%S+) at')
-  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', 'user_code=' .. code, BASE .. '/codex/device' }), 0, 'approving')
-  H.wait(15000, function()
-    return result ~= nil
-  end, 'the device login to end')
-  H.eq(result.err, nil, 'device login error')
-  local s = H.read(HOME .. '/auth.json')
-  remember(s and vim.json.decode(s))
-end
 local function emails(list)
   local out = {}
   for _, a in ipairs(list and list.sessions or {}) do
@@ -93,10 +63,10 @@ H.case('setup; two ChatGPT users signed in: the cached list and the event follow
     return false
   end })
   H.truthy(codex.accounts(), 'accounts()')
-  next_user(DEV)
-  device_login()
-  next_user(BOB)
-  device_login()
+  H.next_user(BASE, DEV)
+  H.device_login(codex, BASE, HOME)
+  H.next_user(BASE, BOB)
+  H.device_login(codex, BASE, HOME)
   local list = H.truthy(codex.accounts(), 'accounts()')
   H.eq(emails(list), BOB .. ',' .. DEV, 'saved accounts')
   for _, a in ipairs(list.sessions) do
@@ -124,14 +94,14 @@ H.case('the CLI signs the inactive account out: the event fires without it, the 
   H.truthy(has(state.accounts, DEV), 'dev is cached before: ' .. vim.inspect(state.accounts))
   H.truthy(vim.tbl_contains(vim.fn.getcompletion('CodexSwitch ', 'cmdline'), DEV), ':CodexSwitch completes dev before')
   local active = H.read(HOME .. '/auth.json')
-  local before = issuer_stats()
+  local before = H.issuer_stats(BASE)
   local n, from = #events, #H.notes
   -- Outside the plugin: the codex-auth CLI, on the same CODEX_HOME (the
   -- job inherits Neovim's environment: CODEX_HOME, CODEX_AUTH_ISSUER, ...).
   H.eq(H.run({ 'sh', '-c', '"$CODEX_AUTH_BIN" logout --account ' .. DEV .. ' >/dev/null 2>&1' }), 0,
     'codex-auth logout --account ' .. DEV)
   H.eq(H.read(HOME .. '/auth.json'), active, 'the active record is untouched')
-  H.truthy(issuer_stats().revocations > before.revocations, "dev's tokens were revoked")
+  H.truthy(H.issuer_stats(BASE).revocations > before.revocations, "dev's tokens were revoked")
   local ev
   H.wait(10000, function()
     for i = n + 1, #events do

@@ -217,4 +217,43 @@ function H.finish()
   end
 end
 
+-- Every token of an auth record (a decoded auth.json) is a secret; a
+-- returns unchanged.
+function H.remember(a)
+  if a and type(a.tokens) == 'table' then
+    for _, k in ipairs({ 'id_token', 'access_token', 'refresh_token' }) do
+      H.secret(a.tokens[k])
+    end
+  end
+  return a
+end
+
+-- The local issuer at base: its counters, and who signs in next.
+function H.issuer_stats(base)
+  return vim.json.decode(vim.fn.system({ 'curl', '-sf', base .. '/debug/stats' }))
+end
+function H.next_user(base, email)
+  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', vim.json.encode({ email = email }), base .. '/debug/user' }), 0,
+    'POST /debug/user ' .. email)
+end
+
+-- A device login through the plugin codex, approved at the issuer at base
+-- as its current user; the new auth.json in home is remembered as secret.
+function H.device_login(codex, base, home)
+  local from = #H.notes
+  local result
+  codex.login('device', {}, function(err, res)
+    result = { err = err, res = res }
+  end)
+  local note = H.wait_note('enter the code', vim.log.levels.INFO, from)
+  local code = note.msg:match('code (%S+) at')
+  H.eq(H.run({ 'curl', '-sf', '-o', '/dev/null', '-d', 'user_code=' .. code, base .. '/codex/device' }), 0, 'approving')
+  H.wait(15000, function()
+    return result ~= nil
+  end, 'the device login to end')
+  H.eq(result.err, nil, 'device login error')
+  local s = H.read(home .. '/auth.json')
+  H.remember(s and vim.json.decode(s))
+end
+
 return H
