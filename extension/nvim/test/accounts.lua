@@ -229,15 +229,6 @@ H.case('codex logout of the active account drops its saved copy; the key stays',
   end, 'statusline() API key, it says ' .. codex.statusline())
 end)
 
-H.case('no secret in messages, notifications or the log', function()
-  local text = table.concat({
-    vim.fn.execute('messages'),
-    table.concat(vim.tbl_map(function(n)
-      return n.msg
-    end, H.notes), '\n'),
-    H.read(require('codex_auth.config').log_file()) or '',
-  }, '\n')
-  H.truthy(H.redact(text) == text, 'a secret is in the messages, notifications or the log')
-end)
+H.case('no secret in messages, notifications or the log', H.no_secret_shown)
 
 H.finish()

@@ -155,15 +155,6 @@ H.case('a reply to a request sent before an accountSession/updated does not repl
   H.eq(shown(state.accounts), shown(real), 'the cache after a new request')
 end)
 
-H.case('no secret in messages, notifications or the log', function()
-  local text = table.concat({
-    vim.fn.execute('messages'),
-    table.concat(vim.tbl_map(function(n)
-      return n.msg
-    end, H.notes), '\n'),
-    H.read(require('codex_auth.config').log_file()) or '',
-  }, '\n')
-  H.truthy(H.redact(text) == text, 'a secret is in the messages, notifications or the log')
-end)
+H.case('no secret in messages, notifications or the log', H.no_secret_shown)
 
 H.finish()

@@ -256,4 +256,17 @@ function H.device_login(codex, base, home)
   H.remember(s and vim.json.decode(s))
 end
 
+-- Fails when a secret is in :messages, the notifications or the plugin's
+-- log.
+function H.no_secret_shown()
+  local text = table.concat({
+    vim.fn.execute('messages'),
+    table.concat(vim.tbl_map(function(n)
+      return n.msg
+    end, H.notes), '\n'),
+    H.read(require('codex_auth.config').log_file()) or '',
+  }, '\n')
+  H.truthy(H.redact(text) == text, 'a secret is in the messages, notifications or the log')
+end
+
 return H
