@@ -162,6 +162,13 @@ func TestSavedIndexFormat(t *testing.T) {
 	if _, err := parseSavedIndex("index", []byte(`{"schemaVersion": 2, "sessions": []}`)); !errors.As(err, &se) || !errors.Is(err, ErrUnavailable) {
 		t.Errorf("schemaVersion 2: err = %v, want a SchemaError", err)
 	}
+	// Found by FuzzParseSavedIndex: a time before 1970 written as an RFC
+	// 3339 string was kept, written back as negative seconds, then read
+	// as none: two writes differed.
+	old, err := parseSavedIndex("index", []byte(`{"schemaVersion": 1, "sessions": [{"sessionId": "a", "lastUsedAt": "0000-01-01T00:00:00Z"}]}`))
+	if err != nil || !old.accounts[0].LastUsedAt.IsZero() {
+		t.Errorf("lastUsedAt in year 0: %v (%v), want none", old.accounts[0].LastUsedAt, err)
+	}
 	// Found by FuzzParseSavedIndex: the error quoted any value whole.
 	long := `{"schemaVersion": {"value": "` + strings.Repeat("x", 300) + `"}, "sessions": []}`
 	if _, err := parseSavedIndex("index", []byte(long)); !errors.As(err, &se) || strings.Contains(err.Error(), "xxxx") || len(err.Error()) > 200 {

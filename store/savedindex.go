@@ -236,7 +236,8 @@ func parseSavedAccount(raw []byte) (SavedAccount, error) {
 }
 
 // parseLastUsed reads lastUsedAt: Unix seconds as Codex writes it (an
-// RFC 3339 string is read too); null is zero.
+// RFC 3339 string is read too); null, and any time not after 1970, is
+// zero.
 func parseLastUsed(v json.RawMessage) (time.Time, error) {
 	s := strings.TrimSpace(string(v))
 	if s == "null" {
@@ -251,6 +252,9 @@ func parseLastUsed(v json.RawMessage) (time.Time, error) {
 	var str string
 	if json.Unmarshal(v, &str) == nil {
 		if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
+			if t.Unix() <= 0 {
+				return time.Time{}, nil // as the number would be
+			}
 			return t.UTC(), nil
 		}
 	}
