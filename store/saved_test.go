@@ -166,8 +166,10 @@ func TestSavedIndexFormat(t *testing.T) {
 	// 3339 string was kept, written back as negative seconds, then read
 	// as none: two writes differed.
 	old, err := parseSavedIndex("index", []byte(`{"schemaVersion": 1, "sessions": [{"sessionId": "a", "lastUsedAt": "0000-01-01T00:00:00Z"}]}`))
-	if err != nil || !old.accounts[0].LastUsedAt.IsZero() {
-		t.Errorf("lastUsedAt in year 0: %v (%v), want none", old.accounts[0].LastUsedAt, err)
+	if err != nil {
+		t.Errorf("lastUsedAt in year 0: %v", err)
+	} else if !old.accounts[0].LastUsedAt.IsZero() {
+		t.Errorf("lastUsedAt in year 0 read as %v, want none", old.accounts[0].LastUsedAt)
 	}
 	// Found by FuzzParseSavedIndex: the error quoted any value whole.
 	long := `{"schemaVersion": {"value": "` + strings.Repeat("x", 300) + `"}, "sessions": []}`
