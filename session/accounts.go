@@ -152,23 +152,45 @@ func (m *Manager) tellAccounts() {
 	}
 	ctx, cancel := context.WithTimeout(m.ctx, m.opts.RefreshTimeout)
 	defer cancel()
+	if _, err := m.listAndTell(ctx); err != nil {
+		m.log.Debug("the saved accounts could not be listed for the editor", "err", err)
+	}
+}
+
+// accountsAfter answers a request that changed the saved accounts: the
+// list after the change, which the editor also hears (tellAccounts) when
+// it changed, so that the reply and the notification are one listing.
+func (m *Manager) accountsAfter(ctx context.Context) (AccountList, error) {
+	l, err := m.listAndTell(ctx)
+	if err != nil {
+		return AccountList{}, err
+	}
+	for _, p := range l.Problems {
+		m.log.Warn("a saved account cannot be read; skipped", "err", p)
+	}
+	return m.listOf(l), nil
+}
+
+// listAndTell lists the saved accounts and tells the editor when the list
+// changed, under toldMu: the list told last is the newest.
+func (m *Manager) listAndTell(ctx context.Context) (store.SavedList, error) {
 	m.toldMu.Lock()
 	defer m.toldMu.Unlock()
 	l, err := m.opts.Saved.SavedAccounts(ctx)
 	if err != nil {
-		m.log.Debug("the saved accounts could not be listed for the editor", "err", err)
-		return
+		return store.SavedList{}, err
 	}
 	list := m.listOf(l)
 	key := listKey(list)
 	if m.told.known && m.told.key == key {
-		return
+		return l, nil
 	}
 	first := !m.told.known
 	m.told = listTold{known: true, key: key}
 	if !first {
 		m.editor.AccountsUpdated(list)
 	}
+	return l, nil
 }
 
 // listOf converts the store's list for the editor.
@@ -315,13 +337,12 @@ func (m *Manager) SwitchAccount(ctx context.Context, ref string) (AccountList, e
 	})
 	if err == nil && next != nil {
 		m.switched(next)
-		m.tellAccounts()
 	}
 	m.evMu.Unlock()
 	if err != nil {
 		return AccountList{}, err
 	}
-	return m.Accounts(ctx)
+	return m.accountsAfter(ctx)
 }
 
 // switchTx is the switch inside the store's transaction; nil when the
@@ -564,7 +585,7 @@ func (m *Manager) LogoutAccount(ctx context.Context, ref string) (AccountList, e
 	if _, _, err := m.logoutAccount(ctx, ref); err != nil {
 		return AccountList{}, err
 	}
-	return m.Accounts(ctx)
+	return m.accountsAfter(ctx)
 }
 
 // LogoutAccountAndRevoke is LogoutAccount that waits for the revoke, as
@@ -574,6 +595,7 @@ func (m *Manager) LogoutAccountAndRevoke(ctx context.Context, ref string) (Logou
 	if err != nil {
 		return LogoutResult{}, err
 	}
+	m.tellAccounts()
 	return m.waitRevoke(ctx, done, existed), nil
 }
 
@@ -606,7 +628,6 @@ func (m *Manager) logoutAccount(ctx context.Context, ref string) (done <-chan er
 	if active {
 		return m.logout(ctx)
 	}
-	m.tellAccounts()
 	return m.revokeLater(prev), true, nil
 }
 
@@ -629,8 +650,7 @@ func (m *Manager) ForgetAccount(ctx context.Context, ref string) (AccountList, e
 	if err != nil {
 		return AccountList{}, err
 	}
-	m.tellAccounts()
-	return m.Accounts(ctx)
+	return m.accountsAfter(ctx)
 }
 
 // isActive reports whether id is the account of the active record (or,
